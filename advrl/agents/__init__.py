@@ -1,0 +1,97 @@
+"""RL algorithms, selectable by name, and the interface the trainer relies on.
+
+Every algorithm is a class with ``name``, ``Config`` (a dataclass of hyperparameters),
+``action_spaces`` (the space types it handles), a constructor
+``(observation_space, action_space, config, device)``, and the methods ``learn``, ``act``,
+``state_dict`` and ``load_state_dict``. One file each, reading top to bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from advrl.agents.reinforce import Reinforce
+from advrl.errors import UserError
+from advrl.logger import RunLogger
+
+
+class Agent(Protocol):
+    """What ``advrl.train`` needs from an algorithm."""
+
+    name: str
+    Config: type
+    action_spaces: tuple[type[gym.Space], ...]
+    config: Any
+    global_step: int
+
+    def learn(
+        self,
+        envs: gym.vector.VectorEnv,
+        total_steps: int,
+        logger: RunLogger,
+        seed: int | None = None,
+    ) -> None: ...
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+ALGORITHMS: dict[str, type] = {"reinforce": Reinforce}
+
+
+def get_algorithm(name: str) -> type:
+    """The algorithm class for ``name``; an unknown name is a UserError listing the valid ones."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise UserError(
+            f"unknown algorithm {name!r}; choose one of: {', '.join(sorted(ALGORITHMS))}"
+        ) from None
+
+
+def check_spaces(
+    algo: type, observation_space: gym.Space, action_space: gym.Space, env_name: str
+) -> None:
+    """Refuse, with the fix, an env whose spaces the algorithm cannot handle."""
+    from advrl.agents.networks import supports_observation_space
+
+    if not isinstance(action_space, algo.action_spaces):
+        handled = ", ".join(space.__name__ for space in algo.action_spaces)
+        capable = [
+            name for name, cls in ALGORITHMS.items() if isinstance(action_space, cls.action_spaces)
+        ]
+        hint = f"use {' or '.join(capable)}" if capable else "wrap the env to one of those"
+        raise UserError(
+            f"--algo {algo.name} cannot handle env {env_name!r}'s action space "
+            f"{action_space} (it handles {handled}); {hint}"
+        )
+    if not supports_observation_space(observation_space):
+        raise UserError(
+            f"env {env_name!r} has observation space {observation_space}, which advrl's "
+            "networks do not handle (Discrete or Box); flatten it with a wrapper such as "
+            "gymnasium.wrappers.FlattenObservation"
+        )
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(
+            "--device cuda asked for, but torch sees no CUDA device; "
+            "use --device cpu or --device auto"
+        )
+    if name != "cpu" and not name.startswith("cuda"):
+        raise UserError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+__all__ = ["ALGORITHMS", "Agent", "Reinforce", "check_spaces", "get_algorithm", "resolve_device"]

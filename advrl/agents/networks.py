@@ -1,0 +1,170 @@
+"""Networks shared by every agent, picked from the observation and action spaces.
+
+- Encoders: one-hot for ``Discrete`` observations, flatten for vector ``Box`` observations,
+  the Nature CNN (Mnih et al. 2015) for image ``Box`` observations (uint8, scaled inside).
+- Policy heads: categorical for ``Discrete`` actions, diagonal Gaussian with a
+  state-independent log std for ``Box`` actions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights and constant bias, as in CleanRL/SB3 (it measurably helps PG)."""
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+def mlp(
+    in_dim: int,
+    hidden_sizes: Sequence[int],
+    out_dim: int,
+    out_gain: float = 1.0,
+    activation: type[nn.Module] = nn.Tanh,
+) -> nn.Sequential:
+    """A plain MLP with orthogonal init; the last layer's gain is ``out_gain``."""
+    layers: list[nn.Module] = []
+    for size in hidden_sizes:
+        layers += [layer_init(nn.Linear(in_dim, size)), activation()]
+        in_dim = size
+    layers.append(layer_init(nn.Linear(in_dim, out_dim), gain=out_gain))
+    return nn.Sequential(*layers)
+
+
+class OneHot(nn.Module):
+    """Encode a Discrete observation (an integer) as a one-hot vector."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(x.long().reshape(-1), self.n).float()
+
+
+class NatureCNN(nn.Module):
+    """The DQN Nature paper's torso: (B, C, 84, 84) uint8 frames -> (B, 512) features."""
+
+    def __init__(self, in_channels: int, sample_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(in_channels, 32, 8, stride=4)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = self.conv(torch.zeros(1, *sample_shape)).shape[1]
+        self.fc = nn.Sequential(layer_init(nn.Linear(n_flat, 512)), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x.float() / 255.0))
+
+
+def is_image_space(space: spaces.Space) -> bool:
+    """Image observations: uint8 Box of shape (C, H, W) or (H, W, C) with H, W >= 36."""
+    return (
+        isinstance(space, spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
+        and min(sorted(space.shape)[1:]) >= 36
+    )
+
+
+def make_encoder(space: spaces.Space) -> tuple[nn.Module, int]:
+    """Pick the encoder for an observation space; returns it and its feature size."""
+    if isinstance(space, spaces.Discrete):
+        return OneHot(int(space.n)), int(space.n)
+    if is_image_space(space):
+        channels_first = space.shape[0] <= 4 or space.shape[0] < space.shape[-1]
+        if not channels_first:
+            raise ValueError(
+                f"image observations must be channels-first (C, H, W); got {space.shape}. "
+                "Wrap the env in a transpose (e.g. gymnasium's FrameStackObservation on "
+                "grayscale frames)"
+            )
+        return NatureCNN(space.shape[0], space.shape), 512
+    if isinstance(space, spaces.Box):
+        return nn.Flatten(), int(np.prod(space.shape))
+    raise ValueError(f"no encoder for observation space {space}")
+
+
+def supports_observation_space(space: spaces.Space) -> bool:
+    """Whether ``make_encoder`` handles this observation space."""
+    return isinstance(space, spaces.Discrete | spaces.Box)
+
+
+class ActorCritic(nn.Module):
+    """A stochastic policy and a state-value function over a shared encoder.
+
+    The encoder holds parameters only for images (the Nature CNN), so for vector and
+    discrete observations the actor and critic are separate MLPs, as in SB3's defaults.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        hidden_sizes: Sequence[int] = (64, 64),
+        log_std_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.encoder, features = make_encoder(observation_space)
+        self.action_space = action_space
+        if isinstance(action_space, spaces.Discrete):
+            self.actor = mlp(features, hidden_sizes, int(action_space.n), out_gain=0.01)
+            self.log_std = None
+        elif isinstance(action_space, spaces.Box):
+            action_dim = int(np.prod(action_space.shape))
+            self.actor = mlp(features, hidden_sizes, action_dim, out_gain=0.01)
+            self.log_std = nn.Parameter(torch.full((action_dim,), log_std_init))
+        else:
+            raise ValueError(f"no policy head for action space {action_space}")
+        self.critic = mlp(features, hidden_sizes, 1, out_gain=1.0)
+
+    def distribution(self, obs: torch.Tensor) -> Distribution:
+        """The policy's action distribution; log_prob and entropy sum over action dims."""
+        out = self.actor(self.encoder(obs))
+        if self.log_std is None:
+            return Categorical(logits=out)
+        return Independent(Normal(out, self.log_std.exp().expand_as(out)), 1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(s), shape (B,)."""
+        return self.critic(self.encoder(obs)).squeeze(-1)
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """Sample an action, or take the mode (argmax / mean) when deterministic."""
+        dist = self.distribution(obs)
+        if not deterministic:
+            return dist.sample()
+        if self.log_std is None:
+            return dist.probs.argmax(dim=-1)
+        return dist.mean
+
+    def env_action(self, action: torch.Tensor) -> np.ndarray:
+        """Convert policy actions to what the env takes: ints, or Box actions clipped to bounds."""
+        array = action.cpu().numpy()
+        if self.log_std is None:
+            return array
+        low, high = self.action_space.low, self.action_space.high
+        return np.clip(array.reshape(-1, *self.action_space.shape), low, high)
+
+
+def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A batch of observations as a tensor: floats as float32, integers and uint8 kept."""
+    tensor = torch.as_tensor(obs, device=device)
+    return tensor.float() if tensor.is_floating_point() else tensor

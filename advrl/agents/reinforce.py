@@ -1,0 +1,158 @@
+"""REINFORCE: the score-function policy gradient with reward-to-go and a learned baseline.
+
+Williams (1992); the batch form with a state-value baseline follows Spinning Up's "vanilla
+policy gradient". Each update collects ``n_steps`` from every env, computes the discounted
+reward-to-go G_t of each step within its episode (bootstrapped with V where the batch or a
+time limit cuts an episode), and takes one gradient step on
+
+    loss = -mean(log pi(a_t|s_t) * (G_t - V(s_t))) + value_coef * mean((V(s_t) - G_t)^2)
+           - entropy_coef * mean(entropy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from advrl.agents.networks import ActorCritic, obs_to_tensor
+from advrl.agents.rollout import RolloutBuffer, collect_rollout, compute_gae
+from advrl.logger import RunLogger
+
+
+@dataclass
+class ReinforceConfig:
+    """Hyperparameters of REINFORCE with a baseline."""
+
+    lr: float = 1e-3
+    """Adam learning rate for the policy and the value baseline."""
+    gamma: float = 0.99
+    """Discount factor of the reward-to-go."""
+    n_steps: int = 256
+    """Env steps collected from each env before every update."""
+    value_coef: float = 0.5
+    """Weight of the baseline's squared error in the loss."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus (exploration)."""
+    normalize_advantage: bool = True
+    """Standardise G_t - V(s_t) over the batch (lower-variance steps)."""
+    max_grad_norm: float = 0.5
+    """Clip the global gradient norm to this value."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and value MLPs."""
+
+    def validate(self) -> list[str]:
+        """Problems with these values, each naming the bad one; empty when all are valid."""
+        problems = []
+        if self.lr <= 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.gamma <= 1:
+            problems.append(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.n_steps < 1:
+            problems.append(f"n_steps must be >= 1, got {self.n_steps}")
+        if self.value_coef < 0 or self.entropy_coef < 0:
+            problems.append("value_coef and entropy_coef must be >= 0")
+        if self.max_grad_norm <= 0:
+            problems.append(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
+        return problems
+
+
+class Reinforce:
+    """REINFORCE with a state-value baseline, on a Gymnasium vector env."""
+
+    name = "reinforce"
+    Config = ReinforceConfig
+    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: ReinforceConfig,
+        device: torch.device,
+    ) -> None:
+        self.config, self.device = config, device
+        self.observation_space, self.action_space = observation_space, action_space
+        self.policy = ActorCritic(observation_space, action_space, config.hidden_sizes).to(device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.global_step = 0
+
+    def learn(
+        self,
+        envs: gym.vector.VectorEnv,
+        total_steps: int,
+        logger: RunLogger,
+        seed: int | None = None,
+    ) -> None:
+        """Train until ``global_step`` reaches ``total_steps``."""
+        cfg = self.config
+        buffer = RolloutBuffer(
+            cfg.n_steps,
+            envs.num_envs,
+            envs.single_observation_space,
+            envs.single_action_space,
+            self.device,
+        )
+        obs, _ = envs.reset(seed=seed)
+        while self.global_step < total_steps:
+            obs, last_values = collect_rollout(
+                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step
+            )
+            self.global_step += cfg.n_steps * envs.num_envs
+
+            # Reward-to-go minus the baseline: GAE with lambda = 1.
+            advantages, returns = compute_gae(
+                buffer.rewards,
+                buffer.values,
+                buffer.episode_ends,
+                last_values,
+                cfg.gamma,
+                gae_lambda=1.0,
+            )
+            obs_b = buffer.obs.flatten(0, 1)
+            actions_b = buffer.actions.flatten(0, 1)
+            advantages_b, returns_b = advantages.flatten(), returns.flatten()
+            if cfg.normalize_advantage and advantages_b.numel() > 1:
+                advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
+
+            dist = self.policy.distribution(obs_b)
+            policy_loss = -(dist.log_prob(actions_b) * advantages_b).mean()
+            value_loss = 0.5 * (self.policy.value(obs_b) - returns_b).pow(2).mean()
+            entropy = dist.entropy().mean()
+            loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+
+            self.optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            logger.on_update(
+                {
+                    "losses/policy_loss": policy_loss.item(),
+                    "losses/value_loss": value_loss.item(),
+                    "losses/entropy": entropy.item(),
+                    "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
+                }
+            )
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations, in the env's format."""
+        action = self.policy.act(obs_to_tensor(obs, self.device), deterministic)
+        return self.policy.env_action(action)
+
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.global_step = int(state["global_step"])

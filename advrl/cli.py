@@ -1,0 +1,245 @@
+"""Command-line entry points: ``scripts/train_agent.py`` and ``scripts/evaluate.py``.
+
+User mistakes print one line, ``advrl: error: <what is wrong and the fix>``, and exit with
+status 2; Ctrl-C during training saves a checkpoint and exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from advrl.agents import ALGORITHMS, get_algorithm, resolve_device
+from advrl.checkpoint import load_checkpoint
+from advrl.config import field_docs, split_assignments, type_name
+from advrl.envs.make import resolve_env
+from advrl.errors import UserError
+from advrl.presets import find_preset
+from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
+
+
+def _run(main: Callable[[], int]) -> int:
+    try:
+        return main()
+    except UserError as exc:
+        print(f"advrl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train_agent.py",
+        description="Train an advrl agent on a Gymnasium env, with TensorBoard logs, "
+        "checkpoints, a greedy evaluation and summary.json.",
+        epilog="examples:\n"
+        "  train_agent.py --env GridWorld-v0 --algo reinforce\n"
+        "  train_agent.py --env GridWorld-v0 --algo reinforce --env-kwargs slip=0.2 "
+        "--hp lr=1e-3\n"
+        "  train_agent.py --env my_envs:Corridor --algo reinforce   # your own env\n"
+        "  train_agent.py --resume runs/<run>/checkpoints/final.pt --total-steps 200000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env",
+        help="registered id (GridWorld-v0, CartPole-v1, ALE/Pong-v5), "
+        "module.path:ClassOrFactory, or module.path:EnvId",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="arguments for the env constructor, typed by "
+        "its signature (e.g. step_reward=-0.5 slip=0.2)",
+    )
+    parser.add_argument("--algo", help=f"one of: {', '.join(sorted(ALGORITHMS))}")
+    parser.add_argument(
+        "--total-steps",
+        type=int,
+        default=None,
+        help=f"env steps in all (default {DEFAULT_TOTAL_STEPS:,})",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--num-envs", type=int, default=None, help="parallel envs (default: the preset's)"
+    )
+    parser.add_argument(
+        "--vec",
+        choices=["sync", "async"],
+        default="sync",
+        help="vector env kind: one process, or a process per env",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--run-dir", type=Path, default=None, help="default runs/{env}__{algo}__{seed}__{time}"
+    )
+    parser.add_argument(
+        "--hp",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyperparameter override, repeatable (see --list-hp)",
+    )
+    parser.add_argument(
+        "--list-hp",
+        action="store_true",
+        help="print the algorithm's hyperparameters with their defaults and exit",
+    )
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="checkpoint every STEPS env steps (default: only at the end)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue a run from its checkpoint; the curve continues",
+    )
+    parser.add_argument(
+        "--capture-video",
+        action="store_true",
+        help="record the evaluation episodes to <run_dir>/videos",
+    )
+    return parser
+
+
+def _list_hp(algo: str, env: str | None) -> int:
+    algo_cls = get_algorithm(algo)
+    preset = find_preset(algo, env or "*")
+    docs = field_docs(algo_cls.Config)
+    print(f"hyperparameters of {algo}" + (f" (preset for {env})" if env else "") + ":")
+    for f in dataclasses.fields(algo_cls.Config):
+        value = preset.hp.get(f.name, f.default)
+        print(f"  {f.name}={value}  [{type_name(f.type)}]  {docs.get(f.name, '')}")
+    return 0
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """``train_agent.py``: parse arguments, train, print where everything went."""
+    args = train_parser().parse_args(argv)
+
+    def main() -> int:
+        if args.list_hp:
+            if not args.algo:
+                raise UserError("--list-hp needs --algo")
+            return _list_hp(args.algo, args.env)
+        settings = TrainSettings(
+            env=args.env,
+            algo=args.algo,
+            total_steps=args.total_steps,
+            seed=args.seed,
+            num_envs=args.num_envs,
+            device=args.device,
+            run_dir=args.run_dir,
+            env_kwargs=split_assignments(args.env_kwargs, "--env-kwargs"),
+            hp=split_assignments(args.hp, "--hp"),
+            eval_episodes=args.eval_episodes,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            capture_video=args.capture_video,
+            vec=args.vec,
+        )
+        summary = train(settings)
+        if summary["eval_episodes"]:
+            print(
+                f"eval return {summary['eval_return_mean']:.3f} ± "
+                f"{summary['eval_return_std']:.3f} over {summary['eval_episodes']} episodes"
+            )
+        print(
+            f"trained {summary['total_steps']:,} steps in {summary['wall_time_s']:.1f}s "
+            f"({summary['sps']:,.0f} SPS)"
+        )
+        run_dir = summary["run_dir"]
+        print(f"tensorboard: tensorboard --logdir {run_dir}")
+        print(f"checkpoint:  {summary['checkpoint']}")
+        if summary["videos"]:
+            print(f"videos:      {summary['videos']}")
+        print(f"summary:     {Path(run_dir) / 'summary.json'}")
+        return 0
+
+    return _run(main)
+
+
+def evaluate_main(argv: Sequence[str] | None = None) -> int:
+    """``evaluate.py CHECKPOINT``: run the greedy policy for N episodes, print mean ± std."""
+    parser = argparse.ArgumentParser(prog="evaluate.py", description=evaluate_main.__doc__)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--video",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="record the episodes (default DIR: <run_dir>/videos/evaluate)",
+    )
+    parser.add_argument(
+        "--stochastic", action="store_true", help="sample actions instead of taking the greedy one"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+
+    def main() -> int:
+        from advrl.evaluation import evaluate
+
+        if args.episodes < 1:
+            raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+        payload = load_checkpoint(args.checkpoint)
+        run = payload["run"]
+        algo_cls = get_algorithm(run["algo"])
+        factory = resolve_env(run["env"], run["env_kwargs"])
+        probe = factory()
+        config = algo_cls.Config(**payload["config"])
+        agent = algo_cls(
+            probe.observation_space, probe.action_space, config, resolve_device(args.device)
+        )
+        probe.close()
+        agent.load_state_dict(payload["agent"])
+        video_dir = None
+        if args.video is not None:
+            video_dir = Path(
+                args.video or Path(args.checkpoint).resolve().parent.parent / "videos" / "evaluate"
+            )
+        returns = evaluate(
+            agent,
+            factory,
+            args.episodes,
+            seed=args.seed,
+            video_dir=video_dir,
+            deterministic=not args.stochastic,
+        )
+        result = {
+            "env": run["env"],
+            "algo": run["algo"],
+            "episodes": args.episodes,
+            "return_mean": float(returns.mean()),
+            "return_std": float(returns.std()),
+            "returns": returns.tolist(),
+        }
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(
+                f"{run['env']} {run['algo']}: return {returns.mean():.3f} ± {returns.std():.3f} "
+                f"over {args.episodes} episodes"
+            )
+        if video_dir is not None:
+            print(f"videos: {video_dir}")
+        return 0
+
+    return _run(main)

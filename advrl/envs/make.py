@@ -1,0 +1,181 @@
+"""Turn what a user typed after ``--env`` into environments.
+
+Three forms are accepted:
+
+- a registered Gymnasium id: ``GridWorld-v0``, ``CartPole-v1``, ``ALE/Pong-v5``;
+- ``module.path:ClassOrFactory``: a ``gymnasium.Env`` subclass or a function returning one;
+- ``module.path:EnvId``: Gymnasium's own form, which imports the module (so that it
+  registers its ids) and then makes ``EnvId``.
+
+User modules are imported from the current directory or ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import load_env_creator
+
+from advrl.config import parse_call_kwargs
+from advrl.errors import UserError, did_you_mean
+
+# gymnasium.make's own keywords, allowed in --env-kwargs for any registered id.
+_MAKE_KWARGS: dict[str, Any] = {"max_episode_steps": int | None}
+
+
+@dataclass(frozen=True)
+class EnvFactory:
+    """How to build one env: the user's spelling, a constructor, and typed kwargs."""
+
+    name: str
+    """What the user typed after --env."""
+    constructor: Callable[..., gym.Env]
+    """A callable taking the kwargs (and render_mode) and returning a fresh env."""
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the constructor, already typed."""
+    accepts_render_mode: bool = True
+
+    def __call__(self, render_mode: str | None = None) -> gym.Env:
+        """Build the env; ``render_mode`` is passed only when one is asked for."""
+        kwargs = dict(self.kwargs)
+        if render_mode is not None:
+            if not self.accepts_render_mode:
+                raise UserError(
+                    f"env {self.name!r} takes no render_mode argument, so it cannot record "
+                    "video; add render_mode to its constructor or drop --capture-video/--video"
+                )
+            kwargs["render_mode"] = render_mode
+        try:
+            env = self.constructor(**kwargs)
+        except (TypeError, ValueError, AssertionError) as exc:
+            raise UserError(f"env {self.name!r} rejected its arguments {kwargs}: {exc}") from exc
+        if not isinstance(env, gym.Env):
+            raise UserError(
+                f"--env {self.name!r} returned {type(env).__name__}, not a gymnasium.Env; "
+                "point it at a gymnasium.Env subclass or a function that returns one"
+            )
+        if render_mode is not None and env.render_mode != render_mode:
+            raise UserError(
+                f"env {self.name!r} does not support render_mode={render_mode!r} "
+                f"(its metadata lists {env.metadata.get('render_modes', [])})"
+            )
+        return env
+
+
+def _import_user_module(module_name: str, spec: str) -> Any:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"cannot import module {module_name!r} named in --env {spec!r} ({exc}); run from "
+            "the folder that holds it or add that folder to PYTHONPATH"
+        ) from None
+
+
+def _ensure_atari_registered() -> None:
+    """ale-py's ids appear in Gymnasium's registry only after ``register_envs(ale_py)``."""
+    try:
+        import ale_py
+    except ImportError:
+        return
+    gym.register_envs(ale_py)
+
+
+def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -> EnvFactory:
+    if env_id not in gym.registry:
+        _ensure_atari_registered()
+    if env_id not in gym.registry:
+        raise UserError(
+            f"unknown env {env_id!r}{did_you_mean(env_id, gym.registry)}; use a registered "
+            "Gymnasium id (e.g. GridWorld-v0, CartPole-v1, ALE/Pong-v5) or module.path:ClassName"
+        )
+    entry = gym.registry[env_id].entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    kwargs = parse_call_kwargs(creator, raw_kwargs, f"env {env_id!r}", extra=_MAKE_KWARGS)
+
+    def make(**kw: Any) -> gym.Env:
+        return gym.make(env_id, **kw)
+
+    return EnvFactory(spec, make, kwargs)
+
+
+def resolve_env(spec: str, raw_kwargs: Mapping[str, str] | None = None) -> EnvFactory:
+    """Resolve ``--env`` and ``--env-kwargs`` into an ``EnvFactory``; bad input is a UserError."""
+    raw_kwargs = raw_kwargs or {}
+    module_name, sep, attr = spec.partition(":")
+    if not sep:
+        return _registered_factory(spec, spec, raw_kwargs)
+    if not module_name or not attr:
+        raise UserError(f"--env {spec!r} should read module.path:ClassName or module.path:EnvId")
+    module = _import_user_module(module_name, spec)
+    if attr.isidentifier() and hasattr(module, attr):
+        target = getattr(module, attr)
+        if isinstance(target, type) and not issubclass(target, gym.Env):
+            raise UserError(f"{spec!r} is a class but not a gymnasium.Env subclass")
+        if not callable(target):
+            raise UserError(f"{spec!r} is neither a gymnasium.Env subclass nor a function")
+        kwargs = parse_call_kwargs(target, raw_kwargs, f"env {spec!r}")
+        try:
+            params = inspect.signature(target).parameters
+            accepts = "render_mode" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values()
+            )
+        except (TypeError, ValueError):
+            accepts = True
+        return EnvFactory(spec, target, kwargs, accepts_render_mode=accepts)
+    if attr.isidentifier() and attr not in gym.registry:
+        public = [n for n in dir(module) if not n.startswith("_")]
+        raise UserError(
+            f"module {module_name!r} has no attribute {attr!r}{did_you_mean(attr, public)} and "
+            f"registers no env id {attr!r}"
+        )
+    return _registered_factory(attr, spec, raw_kwargs)
+
+
+def make_env(factory: EnvFactory, render_mode: str | None = None) -> gym.Env:
+    """One env with episode statistics recorded innermost, so they count whole episodes."""
+    return gym.wrappers.RecordEpisodeStatistics(factory(render_mode=render_mode))
+
+
+def make_vector_env(
+    factory: EnvFactory, num_envs: int, vectorization: str = "sync"
+) -> gym.vector.VectorEnv:
+    """``num_envs`` copies in a Gymnasium vector env that resets finished envs in the same step.
+
+    Same-step autoreset puts the last observation of a finished episode in
+    ``info["final_obs"]``, which agents need to bootstrap truncated episodes.
+    """
+    if num_envs < 1:
+        raise UserError(f"--num-envs must be at least 1, got {num_envs}")
+    fns = [lambda: make_env(factory) for _ in range(num_envs)]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if vectorization == "sync":
+        return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    if vectorization == "async":
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+    raise UserError(f"--vec must be sync or async, got {vectorization!r}")
+
+
+def finished_episodes(infos: Mapping[str, Any]) -> list[tuple[int, float, int]]:
+    """(env index, return, length) of every episode that ended in this vector step."""
+    final = infos.get("final_info", {})
+    if "episode" not in final:
+        return []
+    mask = final["_episode"]
+    stats = final["episode"]
+    return [(int(i), float(stats["r"][i]), int(stats["l"][i])) for i in np.flatnonzero(mask)]
+
+
+def env_run_name(spec: str) -> str:
+    """A file-name-safe version of an env spec, for run directories."""
+    return spec.replace("/", "-").replace(":", "-")

@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint: ``python scripts/evaluate.py runs/<run>/checkpoints/final.pt``."""
+
+import sys
+
+from advrl.cli import evaluate_main
+
+if __name__ == "__main__":
+    sys.exit(evaluate_main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Train an agent: ``python scripts/train_agent.py --env GridWorld-v0 --algo reinforce``."""
+
+import sys
+
+from advrl.cli import train_main
+
+if __name__ == "__main__":
+    sys.exit(train_main())
