@@ -76,10 +76,14 @@ def parse_value(text: str, annotation: Any) -> Any:
         try:
             return int(text)
         except ValueError:
+            pass
+        try:
             number = float(text)  # accept 1e6 for integers, as people write step counts
-            if not number.is_integer():
-                raise ValueError(f"expected an integer, got {text!r}") from None
-            return int(number)
+        except ValueError:
+            number = float("nan")
+        if not number.is_integer():
+            raise ValueError(f"expected an integer, got {text!r}")
+        return int(number)
     if annotation is float:
         try:
             return float(text)

@@ -1,0 +1,258 @@
+"""The command-line scripts end to end, each in a fresh interpreter."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import ROOT, TESTS
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+SUMMARY_KEYS = {
+    "env",
+    "algo",
+    "seed",
+    "total_steps",
+    "eval_return_mean",
+    "eval_return_std",
+    "eval_episodes",
+    "wall_time_s",
+    "sps",
+}
+
+
+def scalars(run_dir, tag):
+    """(step, value) pairs of a TensorBoard scalar across all event files in run_dir."""
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("advrl: error:") or "usage:" in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short GridWorld run with periodic checkpoints and a video, shared by tests."""
+    from conftest import run_script
+
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    result = run_script(
+        "train_agent.py",
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "3000",
+        "--checkpoint-every",
+        "1024",
+        "--seed",
+        "3",
+        "--run-dir",
+        str(run_dir),
+        "--eval-episodes",
+        "2",
+        "--capture-video",
+    )
+    assert result.returncode == 0, result.stderr
+    return run_dir, result
+
+
+def test_train_writes_events_checkpoints_summary_and_video(trained_run):
+    run_dir, result = trained_run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["total_steps"] >= 3000 and summary["eval_episodes"] == 2
+    assert (summary["env"], summary["algo"], summary["seed"]) == ("GridWorld-v0", "reinforce", 3)
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
+    assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) >= 2
+    assert len(list((run_dir / "videos").glob("*.mp4"))) == 2
+    assert scalars(run_dir, "charts/episodic_return")
+    assert scalars(run_dir, "losses/policy_loss")
+    for where in ("tensorboard", "checkpoint:", "videos:", "summary.json"):
+        assert where in result.stdout
+
+
+def test_resume_continues_the_step_count(trained_run, script):
+    run_dir, _ = trained_run
+    first_steps = [s for s, _ in scalars(run_dir, "charts/episodic_return")]
+    result = script(
+        "train_agent.py",
+        "--resume",
+        str(run_dir / "checkpoints" / "final.pt"),
+        "--total-steps",
+        "6000",
+        "--eval-episodes",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["total_steps"] >= 6000
+    assert summary["resumed_from"].endswith("final.pt")
+    steps = [s for s, _ in scalars(run_dir, "charts/episodic_return")]
+    assert max(steps) > max(first_steps) >= 2000
+    resumed = [s for s in steps if s > max(first_steps)]
+    assert resumed and min(resumed) > 3000  # the curve continues, it does not restart at 0
+
+
+def test_evaluate_script_and_its_video(trained_run, script, tmp_path):
+    run_dir, _ = trained_run
+    result = script(
+        "evaluate.py",
+        str(run_dir / "checkpoints" / "final.pt"),
+        "--episodes",
+        "3",
+        "--video",
+        str(tmp_path / "vids"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "GridWorld-v0 reinforce: return" in result.stdout and "over 3 episodes" in result.stdout
+    assert len(list((tmp_path / "vids").glob("*.mp4"))) == 3
+    result = script("evaluate.py", str(run_dir / "checkpoints" / "final.pt"), "--json")
+    assert json.loads(result.stdout)["episodes"] == 10
+
+
+@pytest.mark.parametrize(
+    "env_spec", ["custom_envs:Corridor", "custom_envs:make_corridor", "custom_envs:Corridor-v0"]
+)
+def test_custom_env_plugs_in(env_spec, script, tmp_path):
+    result = script(
+        "train_agent.py",
+        "--env",
+        env_spec,
+        "--env-kwargs",
+        "length=4",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "512",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--eval-episodes",
+        "1",
+        cwd=TESTS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["env"] == env_spec
+
+
+BAD_INPUTS = [
+    (
+        ["--env", "GridWrld-v0", "--algo", "reinforce"],
+        ["unknown env 'GridWrld-v0'", "GridWorld-v0"],
+    ),
+    (["--env", "GridWorld-v0", "--algo", "reinfroce"], ["unknown algorithm", "reinforce"]),
+    (
+        ["--env", "GridWorld-v0", "--algo", "reinforce", "--hp", "gama=0.9"],
+        ["unknown hyperparameter 'gama'", "did you mean gamma"],
+    ),
+    (
+        ["--env", "GridWorld-v0", "--algo", "reinforce", "--hp", "lr=fast"],
+        ["lr='fast'", "expected a number"],
+    ),
+    (["--env", "GridWorld-v0", "--algo", "reinforce", "--hp", "gamma=2"], ["gamma must be in"]),
+    (
+        ["--env", "GridWorld-v0", "--algo", "reinforce", "--env-kwargs", "slipp=0.2"],
+        ["no argument 'slipp'", "did you mean slip"],
+    ),
+    (
+        ["--env", "GridWorld-v0", "--algo", "reinforce", "--env-kwargs", "slip=2"],
+        ["rejected its arguments", "slip"],
+    ),
+    (
+        ["--env", "custom_envs:MultiButton", "--algo", "reinforce"],
+        ["cannot handle", "MultiDiscrete"],
+    ),
+    (["--env", "no_such_module:Env", "--algo", "reinforce"], ["cannot import module"]),
+    (["--resume", "missing/checkpoint.pt"], ["does not exist"]),
+    (["--env", "GridWorld-v0"], ["--env and --algo are required"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS]
+)
+def test_bad_input_exits_2_with_one_readable_line(args, fragments, script, tmp_path):
+    result = script("train_agent.py", *args, "--run-dir", str(tmp_path / "r"), cwd=TESTS)
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "r").exists()  # nothing was written
+
+
+def test_corrupt_checkpoint_is_refused(script, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a zip file at all")
+    assert_user_error(script("train_agent.py", "--resume", str(bad)), "corrupt")
+    assert_user_error(script("evaluate.py", str(bad)), "corrupt")
+
+
+def test_existing_run_dir_is_not_overwritten(script, tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("precious")
+    result = script(
+        "train_agent.py", "--env", "GridWorld-v0", "--algo", "reinforce", "--run-dir", str(run_dir)
+    )
+    assert_user_error(result, "already holds files")
+    assert [p.name for p in run_dir.iterdir()] == ["notes.txt"]
+    assert (run_dir / "notes.txt").read_text() == "precious"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_cuda_is_a_user_error(script, tmp_path):
+    result = script(
+        "train_agent.py",
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--device",
+        "cuda",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
+    assert_user_error(result, "no CUDA device")
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
+    run_dir = tmp_path / "r"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train_agent.py"),
+            "--env",
+            "GridWorld-v0",
+            "--algo",
+            "reinforce",
+            "--total-steps",
+            "10000000",
+            "--run-dir",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not list(run_dir.glob("events.out.tfevents.*")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    saved = list((run_dir / "checkpoints").glob("step_*.pt"))
+    assert len(saved) == 1 and "--resume" in stdout
+    from advrl.checkpoint import load_checkpoint
+
+    assert load_checkpoint(saved[0])["agent"]["global_step"] > 0
