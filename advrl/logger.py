@@ -33,6 +33,8 @@ class RunLogger:
         self.global_step = start_step
         self.total_steps = total_steps
         self.recent_returns: deque[float] = deque(maxlen=20)
+        self.curve: list[tuple[int, float]] = []
+        """(global step, return) of every finished episode, for benchmarks and tests."""
         self.episodes = 0
         self._on_update = on_update
         self._start_time = time.perf_counter()
@@ -59,6 +61,7 @@ class RunLogger:
         for _, episode_return, length in episodes:
             self.episodes += 1
             self.recent_returns.append(episode_return)
+            self.curve.append((self.global_step, episode_return))
             self.writer.add_scalar("charts/episodic_return", episode_return, self.global_step)
             self.writer.add_scalar("charts/episodic_length", length, self.global_step)
         self.bar.update(steps)

@@ -138,9 +138,12 @@ class ActorCritic(nn.Module):
     def distribution(self, obs: torch.Tensor) -> Distribution:
         """The policy's action distribution; log_prob and entropy sum over action dims."""
         out = self.actor(self.encoder(obs))
+        # Argument validation costs more than the forward pass at RL batch sizes; our
+        # actions always come from these distributions, so it is off.
         if self.log_std is None:
-            return Categorical(logits=out)
-        return Independent(Normal(out, self.log_std.exp().expand_as(out)), 1)
+            return Categorical(logits=out, validate_args=False)
+        normal = Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+        return Independent(normal, 1, validate_args=False)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s), shape (B,)."""
@@ -166,5 +169,5 @@ class ActorCritic(nn.Module):
 
 def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
     """A batch of observations as a tensor: floats as float32, integers and uint8 kept."""
-    tensor = torch.as_tensor(obs, device=device)
+    tensor = torch.from_numpy(np.asarray(obs)).to(device)  # zero-copy on CPU
     return tensor.float() if tensor.is_floating_point() else tensor

@@ -79,7 +79,8 @@ class Reinforce:
         self.config, self.device = config, device
         self.observation_space, self.action_space = observation_space, action_space
         self.policy = ActorCritic(observation_space, action_space, config.hidden_sizes).to(device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
         self.global_step = 0
 
     def learn(
@@ -122,7 +123,7 @@ class Reinforce:
 
             dist = self.policy.distribution(obs_b)
             policy_loss = -(dist.log_prob(actions_b) * advantages_b).mean()
-            value_loss = 0.5 * (self.policy.value(obs_b) - returns_b).pow(2).mean()
+            value_loss = (self.policy.value(obs_b) - returns_b).pow(2).mean()
             entropy = dist.entropy().mean()
             loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 

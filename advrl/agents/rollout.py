@@ -99,8 +99,8 @@ def collect_rollout(
         reward = bootstrap_truncated(reward, terminated, truncated, infos, policy, gamma, device)
         buffer.obs[t] = obs_t
         buffer.actions[t] = action
-        buffer.rewards[t] = torch.as_tensor(reward, dtype=torch.float32, device=device)
-        buffer.episode_ends[t] = torch.as_tensor(terminated | truncated, device=device)
+        buffer.rewards[t] = torch.from_numpy(np.asarray(reward, dtype=np.float32))
+        buffer.episode_ends[t] = torch.from_numpy(terminated | truncated)
         on_step(envs.num_envs, finished_episodes(infos))
         obs = next_obs
     with torch.no_grad():

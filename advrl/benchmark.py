@@ -1,0 +1,268 @@
+"""Side-by-side benchmarks of advrl's agents and Stable-Baselines3 on the same work.
+
+Each case trains our agent and its SB3 counterpart with the same hyperparameters, network
+sizes, number of envs and env steps, in one process, seed by seed, alternating between the
+two so that machine noise hits both alike. It reports the median over seeds of the final
+greedy return, the steps until the mean of the last 10 training episodes reaches the
+threshold, wall time and SPS, and the ratios ours / SB3.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from advrl.agents import get_algorithm
+from advrl.config import config_from_overrides
+from advrl.envs.make import make_vector_env, resolve_env
+from advrl.evaluation import evaluate
+from advrl.logger import RunLogger
+from advrl.train import seed_everything
+
+
+@dataclass
+class Case:
+    """One benchmark: our algorithm and SB3's equivalent on one env."""
+
+    name: str
+    env: str
+    total_steps: int
+    num_envs: int
+    threshold: float
+    algo: str
+    hp: dict[str, Any]
+    sb3_factory: Callable[[Any, int], Any]
+    """(vector env, seed) -> an SB3 model configured like ``hp``."""
+    note: str = ""
+
+
+@dataclass
+class RunResult:
+    impl: str
+    seed: int
+    final_return: float
+    steps_to_threshold: int | None
+    wall_time_s: float
+    sps: float
+
+
+@dataclass
+class CaseResult:
+    case: str
+    env: str
+    total_steps: int
+    threshold: float
+    runs: list[RunResult] = field(default_factory=list)
+
+    def median(self, impl: str, key: str) -> float | None:
+        values = [getattr(r, key) for r in self.runs if r.impl == impl]
+        values = [v for v in values if v is not None]
+        return float(statistics.median(values)) if values else None
+
+
+def steps_to_threshold(
+    curve: list[tuple[int, float]], threshold: float, window: int = 10
+) -> int | None:
+    """First step at which the mean return of the last ``window`` episodes reaches threshold."""
+    returns = [r for _, r in curve]
+    for i in range(window, len(curve) + 1):
+        if np.mean(returns[i - window : i]) >= threshold:
+            return curve[i - 1][0]
+    return None
+
+
+def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
+    seed_everything(seed)
+    algo_cls = get_algorithm(case.algo)
+    config = config_from_overrides(algo_cls.Config, case.hp, {}, case.algo)
+    factory = resolve_env(case.env)
+    envs = make_vector_env(factory, case.num_envs)
+    agent = algo_cls(
+        envs.single_observation_space, envs.single_action_space, config, torch.device("cpu")
+    )
+    with tempfile.TemporaryDirectory() as log_dir:
+        logger = RunLogger(Path(log_dir), case.total_steps)
+        start = time.perf_counter()
+        agent.learn(envs, case.total_steps, logger, seed=seed)
+        wall = time.perf_counter() - start
+        logger.close()
+    envs.close()
+    returns = evaluate(agent, factory, eval_episodes, seed=seed + 10_000)
+    return RunResult(
+        "advrl",
+        seed,
+        float(returns.mean()),
+        steps_to_threshold(logger.curve, case.threshold),
+        wall,
+        agent.global_step / wall,
+    )
+
+
+def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    class Curve(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.curve: list[tuple[int, float]] = []
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.curve.append((self.num_timesteps, float(info["episode"]["r"])))
+            return True
+
+    seed_everything(seed)
+    envs = make_vec_env(case.env, n_envs=case.num_envs, seed=seed)
+    model = case.sb3_factory(envs, seed)
+    curve = Curve()
+    start = time.perf_counter()
+    model.learn(case.total_steps, callback=curve)
+    wall = time.perf_counter() - start
+    eval_env = make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
+    returns, _ = evaluate_policy(
+        model,
+        eval_env,
+        n_eval_episodes=eval_episodes,
+        deterministic=True,
+        return_episode_rewards=True,
+    )
+    return RunResult(
+        "sb3",
+        seed,
+        float(np.mean(returns)),
+        steps_to_threshold(curve.curve, case.threshold),
+        wall,
+        model.num_timesteps / wall,
+    )
+
+
+def _reinforce_cases() -> list[Case]:
+    from stable_baselines3 import A2C
+
+    hp = {
+        "lr": 2e-3,
+        "n_steps": 256,
+        "gamma": 0.99,
+        "value_coef": 0.5,
+        "entropy_coef": 0.0,
+        "max_grad_norm": 0.5,
+        "normalize_advantage": True,
+        "hidden_sizes": (64, 64),
+    }
+
+    def sb3(envs: Any, seed: int) -> Any:
+        # A2C with lambda = 1, one Adam step per batch and normalised advantages is
+        # REINFORCE with a learned baseline: the same estimator and the same update.
+        return A2C(
+            "MlpPolicy",
+            envs,
+            learning_rate=hp["lr"],
+            n_steps=hp["n_steps"],
+            gamma=hp["gamma"],
+            gae_lambda=1.0,
+            vf_coef=hp["value_coef"],
+            ent_coef=hp["entropy_coef"],
+            max_grad_norm=hp["max_grad_norm"],
+            normalize_advantage=True,
+            use_rms_prop=False,
+            seed=seed,
+            device="cpu",
+            policy_kwargs={"net_arch": dict(pi=[64, 64], vf=[64, 64])},
+        )
+
+    return [
+        Case(
+            "reinforce-cartpole",
+            "CartPole-v1",
+            150_000,
+            4,
+            475.0,
+            "reinforce",
+            hp,
+            sb3,
+            note="SB3 reference: A2C with gae_lambda=1, Adam, normalised advantages",
+        )
+    ]
+
+
+SUITES: dict[str, Callable[[], list[Case]]] = {"reinforce": _reinforce_cases}
+
+
+def run_suite(
+    suite: str,
+    seeds: list[int],
+    eval_episodes: int = 10,
+    steps: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[CaseResult]:
+    """Run every case of ``suite`` for each seed, ours then SB3's, and collect the results."""
+    results = []
+    for case in SUITES[suite]():
+        if steps is not None:
+            case.total_steps = steps
+        result = CaseResult(case.name, case.env, case.total_steps, case.threshold)
+        for seed in seeds:
+            for runner in (run_ours, run_sb3):
+                run = runner(case, seed, eval_episodes)
+                result.runs.append(run)
+                log(
+                    f"  {case.name} seed {seed} {run.impl:5s}: return {run.final_return:8.2f}  "
+                    f"to-threshold {run.steps_to_threshold}  {run.wall_time_s:6.1f}s  "
+                    f"{run.sps:8.0f} SPS"
+                )
+        results.append(result)
+    return results
+
+
+def format_table(results: list[CaseResult]) -> str:
+    """A markdown table of medians over seeds with ours / SB3 ratios."""
+    header = (
+        "| case | steps | impl | final return | steps to threshold | wall time (s) | SPS |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    rows = [header]
+
+    def fmt(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    for r in results:
+        for impl in ("advrl", "sb3"):
+            rows.append(
+                f"| {r.case} | {r.total_steps:,} | {impl} | "
+                f"{fmt(r.median(impl, 'final_return'))} | "
+                f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} | "
+                f"{fmt(r.median(impl, 'wall_time_s'))} | "
+                f"{fmt(r.median(impl, 'sps'), 0)} |"
+            )
+        ratio = {
+            k: _ratio(r.median("advrl", k), r.median("sb3", k))
+            for k in ("final_return", "steps_to_threshold", "wall_time_s", "sps")
+        }
+        rows.append(
+            f"| {r.case} | | **ours/SB3** | {fmt(ratio['final_return'], 2)} | "
+            f"{fmt(ratio['steps_to_threshold'], 2)} | {fmt(ratio['wall_time_s'], 2)} | "
+            f"{fmt(ratio['sps'], 2)} |"
+        )
+    return "\n".join(rows)
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return None if ours is None or not theirs else ours / theirs
+
+
+def write_json(results: list[CaseResult], path: Path, meta: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"meta": meta, "results": [asdict(r) for r in results]}
+    path.write_text(json.dumps(data, indent=2) + "\n")
