@@ -63,7 +63,13 @@ class CaseResult:
     threshold: float
     runs: list[RunResult] = field(default_factory=list)
 
+    def reached(self, impl: str) -> str:
+        """How many seeds reached the threshold, as 'k/n'."""
+        runs = [r for r in self.runs if r.impl == impl]
+        return f"{sum(r.steps_to_threshold is not None for r in runs)}/{len(runs)}"
+
     def median(self, impl: str, key: str) -> float | None:
+        """Median over the seeds that have a value (threshold steps: those that reached it)."""
         values = [getattr(r, key) for r in self.runs if r.impl == impl]
         values = [v for v in values if v is not None]
         return float(statistics.median(values)) if values else None
@@ -182,19 +188,20 @@ def _reinforce_cases() -> list[Case]:
             policy_kwargs={"net_arch": dict(pi=[64, 64], vf=[64, 64])},
         )
 
-    return [
-        Case(
-            "reinforce-cartpole",
-            "CartPole-v1",
-            150_000,
-            4,
-            475.0,
-            "reinforce",
-            hp,
-            sb3,
-            note="SB3 reference: A2C with gae_lambda=1, Adam, normalised advantages",
-        )
-    ]
+    # Threshold 300: a stochastic REINFORCE policy's training curve rarely averages 475
+    # within this budget for either library, so 300 is where learning speed shows.
+    case = Case(
+        name="reinforce-cartpole",
+        env="CartPole-v1",
+        total_steps=150_000,
+        num_envs=4,
+        threshold=300.0,
+        algo="reinforce",
+        hp=hp,
+        sb3_factory=sb3,
+        note="SB3 reference: A2C with gae_lambda=1, Adam, normalised advantages",
+    )
+    return [case]
 
 
 SUITES: dict[str, Callable[[], list[Case]]] = {"reinforce": _reinforce_cases}
@@ -229,7 +236,8 @@ def run_suite(
 def format_table(results: list[CaseResult]) -> str:
     """A markdown table of medians over seeds with ours / SB3 ratios."""
     header = (
-        "| case | steps | impl | final return | steps to threshold | wall time (s) | SPS |\n"
+        "| case | steps | impl | final return | steps to threshold (seeds reaching) "
+        "| wall time (s) | SPS |\n"
         "|---|---|---|---|---|---|---|"
     )
     rows = [header]
@@ -242,7 +250,7 @@ def format_table(results: list[CaseResult]) -> str:
             rows.append(
                 f"| {r.case} | {r.total_steps:,} | {impl} | "
                 f"{fmt(r.median(impl, 'final_return'))} | "
-                f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} | "
+                f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} ({r.reached(impl)}) | "
                 f"{fmt(r.median(impl, 'wall_time_s'))} | "
                 f"{fmt(r.median(impl, 'sps'), 0)} |"
             )

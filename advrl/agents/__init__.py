@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from advrl.agents.networks import make_encoder
 from advrl.agents.reinforce import Reinforce
 from advrl.errors import UserError
 from advrl.logger import RunLogger
@@ -60,8 +61,6 @@ def check_spaces(
     algo: type, observation_space: gym.Space, action_space: gym.Space, env_name: str
 ) -> None:
     """Refuse, with the fix, an env whose spaces the algorithm cannot handle."""
-    from advrl.agents.networks import supports_observation_space
-
     if not isinstance(action_space, algo.action_spaces):
         handled = ", ".join(space.__name__ for space in algo.action_spaces)
         capable = [
@@ -72,12 +71,10 @@ def check_spaces(
             f"--algo {algo.name} cannot handle env {env_name!r}'s action space "
             f"{action_space} (it handles {handled}); {hint}"
         )
-    if not supports_observation_space(observation_space):
-        raise UserError(
-            f"env {env_name!r} has observation space {observation_space}, which advrl's "
-            "networks do not handle (Discrete or Box); flatten it with a wrapper such as "
-            "gymnasium.wrappers.FlattenObservation"
-        )
+    try:
+        make_encoder(observation_space)
+    except ValueError as exc:
+        raise UserError(f"env {env_name!r}: {exc}") from None
 
 
 def resolve_device(name: str) -> torch.device:

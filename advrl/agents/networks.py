@@ -99,12 +99,10 @@ def make_encoder(space: spaces.Space) -> tuple[nn.Module, int]:
         return NatureCNN(space.shape[0], space.shape), 512
     if isinstance(space, spaces.Box):
         return nn.Flatten(), int(np.prod(space.shape))
-    raise ValueError(f"no encoder for observation space {space}")
-
-
-def supports_observation_space(space: spaces.Space) -> bool:
-    """Whether ``make_encoder`` handles this observation space."""
-    return isinstance(space, spaces.Discrete | spaces.Box)
+    raise ValueError(
+        f"advrl's networks take Discrete or Box observations, not {space}; flatten it with a "
+        "wrapper such as gymnasium.wrappers.FlattenObservation"
+    )
 
 
 class ActorCritic(nn.Module):
