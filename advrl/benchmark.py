@@ -9,7 +9,6 @@ threshold, wall time and SPS, and the ratios ours / SB3.
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from advrl.agents import get_algorithm
+from advrl.checkpoint import write_json_atomic
 from advrl.config import config_from_overrides
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.evaluation import evaluate
@@ -271,6 +271,5 @@ def _ratio(ours: float | None, theirs: float | None) -> float | None:
 
 
 def write_json(results: list[CaseResult], path: Path, meta: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "results": [asdict(r) for r in results]}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    """Write the raw per-seed results with the run's metadata."""
+    write_json_atomic(path, {"meta": meta, "results": [asdict(r) for r in results]})

@@ -10,13 +10,15 @@ folder, is flushed to disk, then renamed over the target: a crash never leaves h
 from __future__ import annotations
 
 import ast
+import json
 import os
 import pickle
 import random
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -26,15 +28,14 @@ from advrl.errors import UserError
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically and return the path."""
+def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write through ``write`` to a temporary file beside ``path``, then rename it over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format_version": FORMAT_VERSION, **payload}
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -42,6 +43,18 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to ``path`` atomically and return the path."""
+    payload = {"format_version": FORMAT_VERSION, **payload}
+    return _write_atomic(path, lambda handle: torch.save(payload, handle))
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically (other tools read summary.json)."""
+    text = json.dumps(data, indent=2) + "\n"
+    return _write_atomic(path, lambda handle: handle.write(text.encode()))
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from advrl.envs.make import EnvFactory, make_env
@@ -25,17 +24,10 @@ def evaluate(
 
     The first reset takes ``seed``; later resets continue the env's own RNG, as Gymnasium
     recommends. With ``video_dir``, every episode is recorded there by Gymnasium's
-    RecordVideo (moviepy), as ``eval-episode-<i>.mp4``.
+    RecordVideo (moviepy), as ``eval-episode-<i>.mp4``. Atari games are evaluated on whole
+    games with raw scores (no life-loss ends, no reward clipping).
     """
-    env = make_env(factory, render_mode="rgb_array" if video_dir is not None else None)
-    if video_dir is not None:
-        env = gym.wrappers.RecordVideo(
-            env,
-            str(video_dir),
-            episode_trigger=lambda _: True,
-            name_prefix="eval",
-            disable_logger=True,
-        )
+    env = make_env(factory, training=False, video_dir=video_dir)
     limit = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else None
     cap = limit or DEFAULT_EPISODE_CAP
     returns = np.zeros(episodes)

@@ -9,7 +9,6 @@ Every user mistake is raised as ``UserError`` before anything is written.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import time
 from collections.abc import Mapping
@@ -22,7 +21,13 @@ import torch
 
 import advrl
 from advrl.agents import check_spaces, get_algorithm, resolve_device
-from advrl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from advrl.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    write_json_atomic,
+)
 from advrl.config import config_from_overrides
 from advrl.envs.make import EnvFactory, env_run_name, make_vector_env, resolve_env
 from advrl.errors import UserError
@@ -185,13 +190,14 @@ def train(settings: TrainSettings) -> dict[str, Any]:
             },
         )
 
-    last_saved = [agent.global_step]
+    last_saved = agent.global_step
 
     def maybe_checkpoint(step: int) -> None:
+        nonlocal last_saved
         every = settings.checkpoint_every
-        if every and step // every > last_saved[0] // every:
+        if every and step // every > last_saved // every:
             save(f"step_{step:010d}.pt")
-            last_saved[0] = step
+            last_saved = step
 
     hparams = {**run_meta, **dataclasses.asdict(plan.config), "device": str(plan.device)}
     logger = RunLogger(
@@ -248,5 +254,5 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         "resumed_from": str(settings.resume) if settings.resume else None,
         "advrl_version": advrl.__version__,
     }
-    (plan.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(plan.run_dir / "summary.json", summary)
     return summary

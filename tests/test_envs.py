@@ -63,3 +63,32 @@ def test_register_envs_is_idempotent():
     advrl.register_envs()
     advrl.register_envs()
     assert "GridWorld-v0" in gym.registry
+
+
+@pytest.mark.parametrize("env_id", ["ALE/Pong-v5", "BreakoutNoFrameskip-v4"])
+def test_atari_gets_the_dqn_preprocessing(env_id):
+    from gymnasium.wrappers import ClipReward, FrameStackObservation
+    from stable_baselines3.common.atari_wrappers import EpisodicLifeEnv
+
+    from advrl.envs.make import make_env, resolve_env
+
+    factory = resolve_env(env_id)
+
+    def wrappers(env):
+        found = []
+        while isinstance(env, gym.Wrapper):
+            found.append(type(env))
+            env = env.env
+        return found
+
+    train_env, eval_env = make_env(factory), make_env(factory, training=False)
+    obs, _ = train_env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert train_env.unwrapped._frameskip == 1  # the wrapper skips, max-pooling frames
+    assert {EpisodicLifeEnv, ClipReward, FrameStackObservation} <= set(wrappers(train_env))
+    assert EpisodicLifeEnv not in wrappers(eval_env) and ClipReward not in wrappers(eval_env)
+    # Episode statistics sit under the preprocessing (the list runs outer to inner), so they
+    # see the raw game: whole games, unclipped scores.
+    chain = wrappers(train_env)
+    stats = chain.index(gym.wrappers.RecordEpisodeStatistics)
+    assert stats > chain.index(gym.wrappers.AtariPreprocessing)

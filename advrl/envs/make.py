@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -25,6 +26,7 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
 from advrl.config import parse_call_kwargs
+from advrl.envs.atari import atari_make_kwargs, is_atari_env, is_atari_id, wrap_atari
 from advrl.errors import UserError, did_you_mean
 
 # gymnasium.make's own keywords, allowed in --env-kwargs for any registered id.
@@ -103,8 +105,10 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
     creator = load_env_creator(entry) if isinstance(entry, str) else entry
     kwargs = parse_call_kwargs(creator, raw_kwargs, f"env {env_id!r}", extra=_MAKE_KWARGS)
 
+    defaults = atari_make_kwargs(env_id) if is_atari_id(env_id) else {}
+
     def make(**kw: Any) -> gym.Env:
-        return gym.make(env_id, **kw)
+        return gym.make(env_id, **{**defaults, **kw})
 
     return EnvFactory(spec, make, kwargs)
 
@@ -142,9 +146,33 @@ def resolve_env(spec: str, raw_kwargs: Mapping[str, str] | None = None) -> EnvFa
     return _registered_factory(attr, spec, raw_kwargs)
 
 
-def make_env(factory: EnvFactory, render_mode: str | None = None) -> gym.Env:
-    """One env with episode statistics recorded innermost, so they count whole episodes."""
-    return gym.wrappers.RecordEpisodeStatistics(factory(render_mode=render_mode))
+def make_env(
+    factory: EnvFactory,
+    render_mode: str | None = None,
+    training: bool = True,
+    video_dir: Path | None = None,
+) -> gym.Env:
+    """One env, wrapped as advrl trains or evaluates on it.
+
+    Innermost come the video recorder (so videos show the real game at full frame rate) and
+    the episode statistics (so returns are raw scores of whole episodes); Atari games then
+    get the DQN preprocessing, with life loss and reward clipping only when ``training``.
+    """
+    if video_dir is not None:
+        render_mode = "rgb_array"
+    env = factory(render_mode=render_mode)
+    if video_dir is not None:
+        env = gym.wrappers.RecordVideo(
+            env,
+            str(video_dir),
+            episode_trigger=lambda _: True,
+            name_prefix="eval",
+            disable_logger=True,
+        )
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    if is_atari_env(env):
+        env = wrap_atari(env, training=training)
+    return env
 
 
 def make_vector_env(
