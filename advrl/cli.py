@@ -16,7 +16,7 @@ from pathlib import Path
 from advrl.agents import ALGORITHMS, get_algorithm, resolve_device
 from advrl.checkpoint import load_checkpoint
 from advrl.config import field_docs, split_assignments, type_name
-from advrl.envs.make import resolve_env
+from advrl.envs.make import make_env, resolve_env
 from advrl.errors import UserError
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
@@ -203,7 +203,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         run = payload["run"]
         algo_cls = get_algorithm(run["algo"])
         factory = resolve_env(run["env"], run["env_kwargs"])
-        probe = factory()
+        probe = make_env(factory, training=False)
         config = algo_cls.Config(**payload["config"])
         agent = algo_cls(
             probe.observation_space, probe.action_space, config, resolve_device(args.device)

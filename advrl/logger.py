@@ -37,6 +37,7 @@ class RunLogger:
         """(global step, return) of every finished episode, for benchmarks and tests."""
         self.episodes = 0
         self._on_update = on_update
+        self.stop_requested = False
         self._start_time = time.perf_counter()
         self._start_step = start_step
         self._last_sps_time = self._start_time
@@ -55,8 +56,18 @@ class RunLogger:
             rows = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", start_step)
 
+    def request_stop(self) -> None:
+        """Ask training to stop at the next step boundary (what Ctrl-C does)."""
+        self.stop_requested = True
+
     def on_step(self, steps: int, episodes: list[tuple[int, float, int]]) -> None:
-        """Count ``steps`` env steps and log the episodes that finished in them."""
+        """Count ``steps`` env steps and log the episodes that finished in them.
+
+        Raises KeyboardInterrupt here, between env steps, once a stop was requested: a
+        safe point, unlike wherever a raw Ctrl-C would land (inside TensorBoard's writer).
+        """
+        if self.stop_requested:
+            raise KeyboardInterrupt
         self.global_step += steps
         for _, episode_return, length in episodes:
             self.episodes += 1

@@ -8,10 +8,14 @@ Every user mistake is raised as ``UserError`` before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
+import signal
+import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from advrl.checkpoint import (
     write_json_atomic,
 )
 from advrl.config import config_from_overrides
-from advrl.envs.make import EnvFactory, env_run_name, make_vector_env, resolve_env
+from advrl.envs.make import EnvFactory, env_run_name, make_env, make_vector_env, resolve_env
 from advrl.errors import UserError
 from advrl.evaluation import evaluate
 from advrl.logger import RunLogger
@@ -124,7 +128,7 @@ def _plan(settings: TrainSettings) -> _Plan:
     algo_cls = get_algorithm(algo)
     config = config_from_overrides(algo_cls.Config, hp_base, hp, f"--algo {algo}")
     factory = resolve_env(env, env_kwargs)
-    probe = factory()
+    probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
     finally:
@@ -150,6 +154,30 @@ def _plan(settings: TrainSettings) -> _Plan:
         run_dir,
         checkpoint,
     )
+
+
+@contextlib.contextmanager
+def _graceful_ctrl_c(logger: RunLogger) -> Iterator[None]:
+    """First Ctrl-C: stop at the next env step and checkpoint. Second: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (e.g. not in a worker)
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if logger.stop_requested:
+            raise KeyboardInterrupt
+        logger.request_stop()
+        print(
+            "\nstopping after this step to save a checkpoint (Ctrl-C again to abort)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(settings: TrainSettings) -> dict[str, Any]:
@@ -206,7 +234,8 @@ def train(settings: TrainSettings) -> dict[str, Any]:
     # A resumed run resets its envs with a different seed, so it does not replay episodes.
     reset_seed = plan.seed + agent.global_step
     try:
-        agent.learn(envs, plan.total_steps, logger, seed=reset_seed)
+        with _graceful_ctrl_c(logger):
+            agent.learn(envs, plan.total_steps, logger, seed=reset_seed)
     except KeyboardInterrupt:
         path = save(f"step_{agent.global_step:010d}.pt")
         logger.close()

@@ -243,12 +243,12 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while not list(run_dir.glob("events.out.tfevents.*")) and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     saved = list((run_dir / "checkpoints").glob("step_*.pt"))

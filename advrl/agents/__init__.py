@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from advrl.agents.networks import make_encoder
+from advrl.agents.ppo import PPO
 from advrl.agents.reinforce import Reinforce
 from advrl.errors import UserError
 from advrl.logger import RunLogger
@@ -44,7 +45,7 @@ class Agent(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-ALGORITHMS: dict[str, type] = {"reinforce": Reinforce}
+ALGORITHMS: dict[str, type] = {"reinforce": Reinforce, "ppo": PPO}
 
 
 def get_algorithm(name: str) -> type:
@@ -91,4 +92,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-__all__ = ["ALGORITHMS", "Agent", "Reinforce", "check_spaces", "get_algorithm", "resolve_device"]
+__all__ = [
+    "ALGORITHMS",
+    "PPO",
+    "Agent",
+    "Reinforce",
+    "check_spaces",
+    "get_algorithm",
+    "resolve_device",
+]

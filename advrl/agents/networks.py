@@ -28,16 +28,20 @@ def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) 
 def mlp(
     in_dim: int,
     hidden_sizes: Sequence[int],
-    out_dim: int,
+    out_dim: int | None,
     out_gain: float = 1.0,
     activation: type[nn.Module] = nn.Tanh,
 ) -> nn.Sequential:
-    """A plain MLP with orthogonal init; the last layer's gain is ``out_gain``."""
+    """A plain MLP with orthogonal init; the last layer's gain is ``out_gain``.
+
+    With ``out_dim=None`` it ends after the last hidden activation (a torso).
+    """
     layers: list[nn.Module] = []
     for size in hidden_sizes:
         layers += [layer_init(nn.Linear(in_dim, size)), activation()]
         in_dim = size
-    layers.append(layer_init(nn.Linear(in_dim, out_dim), gain=out_gain))
+    if out_dim is not None:
+        layers.append(layer_init(nn.Linear(in_dim, out_dim), gain=out_gain))
     return nn.Sequential(*layers)
 
 
@@ -106,10 +110,12 @@ def make_encoder(space: spaces.Space) -> tuple[nn.Module, int]:
 
 
 class ActorCritic(nn.Module):
-    """A stochastic policy and a state-value function over a shared encoder.
+    """A stochastic policy and a state-value function over one encoder.
 
-    The encoder holds parameters only for images (the Nature CNN), so for vector and
-    discrete observations the actor and critic are separate MLPs, as in SB3's defaults.
+    The encoder holds parameters only for images (the Nature CNN, shared by actor and critic
+    as in CleanRL's Atari PPO). Above it, the actor and critic are separate MLPs by default
+    (SB3's default for vector observations), or, with ``shared=True``, one MLP torso with two
+    linear heads.
     """
 
     def __init__(
@@ -118,34 +124,47 @@ class ActorCritic(nn.Module):
         action_space: spaces.Space,
         hidden_sizes: Sequence[int] = (64, 64),
         log_std_init: float = 0.0,
+        shared: bool = False,
     ) -> None:
         super().__init__()
         self.encoder, features = make_encoder(observation_space)
         self.action_space = action_space
+        self.torso: nn.Module = nn.Identity()
+        head_hidden: Sequence[int] = hidden_sizes
+        if shared and hidden_sizes:
+            self.torso = mlp(features, hidden_sizes, out_dim=None)
+            features, head_hidden = hidden_sizes[-1], ()
         if isinstance(action_space, spaces.Discrete):
-            self.actor = mlp(features, hidden_sizes, int(action_space.n), out_gain=0.01)
+            self.actor = mlp(features, head_hidden, int(action_space.n), out_gain=0.01)
             self.log_std = None
         elif isinstance(action_space, spaces.Box):
             action_dim = int(np.prod(action_space.shape))
-            self.actor = mlp(features, hidden_sizes, action_dim, out_gain=0.01)
+            self.actor = mlp(features, head_hidden, action_dim, out_gain=0.01)
             self.log_std = nn.Parameter(torch.full((action_dim,), log_std_init))
         else:
             raise ValueError(f"no policy head for action space {action_space}")
-        self.critic = mlp(features, hidden_sizes, 1, out_gain=1.0)
+        self.critic = mlp(features, head_hidden, 1, out_gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        """The action distribution and V(s) (B,), from one pass through the encoder."""
+        features = self.torso(self.encoder(obs))
+        return self._distribution(self.actor(features)), self.critic(features).squeeze(-1)
 
     def distribution(self, obs: torch.Tensor) -> Distribution:
         """The policy's action distribution; log_prob and entropy sum over action dims."""
-        out = self.actor(self.encoder(obs))
+        return self._distribution(self.actor(self.torso(self.encoder(obs))))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(s), shape (B,)."""
+        return self.critic(self.torso(self.encoder(obs))).squeeze(-1)
+
+    def _distribution(self, out: torch.Tensor) -> Distribution:
         # Argument validation costs more than the forward pass at RL batch sizes; our
         # actions always come from these distributions, so it is off.
         if self.log_std is None:
             return Categorical(logits=out, validate_args=False)
         normal = Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
         return Independent(normal, 1, validate_args=False)
-
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
-        """V(s), shape (B,)."""
-        return self.critic(self.encoder(obs)).squeeze(-1)
 
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """Sample an action, or take the mode (argmax / mean) when deterministic."""

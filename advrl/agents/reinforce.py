@@ -14,12 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gymnasium as gym
-import numpy as np
-import torch
 from torch import nn
 
-from advrl.agents.networks import ActorCritic, obs_to_tensor
-from advrl.agents.rollout import RolloutBuffer, collect_rollout, compute_gae
+from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
 from advrl.logger import RunLogger
 
 
@@ -62,26 +59,11 @@ class ReinforceConfig:
         return problems
 
 
-class Reinforce:
+class Reinforce(OnPolicyAgent):
     """REINFORCE with a state-value baseline, on a Gymnasium vector env."""
 
     name = "reinforce"
     Config = ReinforceConfig
-    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
-
-    def __init__(
-        self,
-        observation_space: gym.Space,
-        action_space: gym.Space,
-        config: ReinforceConfig,
-        device: torch.device,
-    ) -> None:
-        self.config, self.device = config, device
-        self.observation_space, self.action_space = observation_space, action_space
-        self.policy = ActorCritic(observation_space, action_space, config.hidden_sizes).to(device)
-        # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
-        self.global_step = 0
 
     def learn(
         self,
@@ -121,9 +103,9 @@ class Reinforce:
             if cfg.normalize_advantage and advantages_b.numel() > 1:
                 advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
 
-            dist = self.policy.distribution(obs_b)
+            dist, values = self.policy(obs_b)
             policy_loss = -(dist.log_prob(actions_b) * advantages_b).mean()
-            value_loss = (self.policy.value(obs_b) - returns_b).pow(2).mean()
+            value_loss = (values - returns_b).pow(2).mean()
             entropy = dist.entropy().mean()
             loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 
@@ -139,21 +121,3 @@ class Reinforce:
                     "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
                 }
             )
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for a batch of observations, in the env's format."""
-        action = self.policy.act(obs_to_tensor(obs, self.device), deterministic)
-        return self.policy.env_action(action)
-
-    def state_dict(self) -> dict:
-        return {
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "global_step": self.global_step,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.global_step = int(state["global_step"])

@@ -91,10 +91,10 @@ def collect_rollout(
     for t in range(buffer.n_steps):
         obs_t = obs_to_tensor(obs, device)
         with torch.no_grad():
-            dist = policy.distribution(obs_t)
+            dist, value = policy(obs_t)
             action = dist.sample()
             buffer.logprobs[t] = dist.log_prob(action)
-            buffer.values[t] = policy.value(obs_t)
+            buffer.values[t] = value
         next_obs, reward, terminated, truncated, infos = envs.step(policy.env_action(action))
         reward = bootstrap_truncated(reward, terminated, truncated, infos, policy, gamma, device)
         buffer.obs[t] = obs_t
@@ -127,3 +127,51 @@ def bootstrap_truncated(
     reward = reward.astype(np.float64, copy=True)
     reward[cut] += gamma * final_values
     return reward
+
+
+class OnPolicyAgent:
+    """What REINFORCE and PPO share: an ActorCritic, its Adam optimiser, acting, state.
+
+    Subclasses set ``name``, ``Config`` and ``action_spaces`` and write ``learn``; the
+    config must have ``lr``, ``hidden_sizes`` and may have ``log_std_init`` and
+    ``shared_network``.
+    """
+
+    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: Any,
+        device: torch.device,
+    ) -> None:
+        self.config, self.device = config, device
+        self.policy = ActorCritic(
+            observation_space,
+            action_space,
+            config.hidden_sizes,
+            getattr(config, "log_std_init", 0.0),
+            getattr(config, "shared_network", False),
+        ).to(device)
+        # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
+        self.global_step = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations, in the env's format."""
+        action = self.policy.act(obs_to_tensor(obs, self.device), deterministic)
+        return self.policy.env_action(action)
+
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.global_step = int(state["global_step"])

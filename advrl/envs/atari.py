@@ -24,8 +24,19 @@ from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObserva
 ATARI_ENTRY_POINT = "ale_py.env:AtariEnv"
 
 
+def ensure_atari_registered() -> None:
+    """ale-py's ids appear in Gymnasium's registry only after ``register_envs(ale_py)``."""
+    try:
+        import ale_py
+    except ImportError:
+        return
+    gym.register_envs(ale_py)
+
+
 def is_atari_id(env_id: str) -> bool:
-    """Whether a registered id is an ale-py game."""
+    """Whether an env id is an ale-py game (registering ale-py's ids if needed)."""
+    if env_id not in gym.registry:
+        ensure_atari_registered()
     spec = gym.registry.get(env_id)
     return spec is not None and spec.entry_point == ATARI_ENTRY_POINT
 

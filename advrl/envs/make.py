@@ -26,7 +26,13 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
 from advrl.config import parse_call_kwargs
-from advrl.envs.atari import atari_make_kwargs, is_atari_env, is_atari_id, wrap_atari
+from advrl.envs.atari import (
+    atari_make_kwargs,
+    ensure_atari_registered,
+    is_atari_env,
+    is_atari_id,
+    wrap_atari,
+)
 from advrl.errors import UserError, did_you_mean
 
 # gymnasium.make's own keywords, allowed in --env-kwargs for any registered id.
@@ -84,18 +90,9 @@ def _import_user_module(module_name: str, spec: str) -> Any:
         ) from None
 
 
-def _ensure_atari_registered() -> None:
-    """ale-py's ids appear in Gymnasium's registry only after ``register_envs(ale_py)``."""
-    try:
-        import ale_py
-    except ImportError:
-        return
-    gym.register_envs(ale_py)
-
-
 def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -> EnvFactory:
     if env_id not in gym.registry:
-        _ensure_atari_registered()
+        ensure_atari_registered()
     if env_id not in gym.registry:
         raise UserError(
             f"unknown env {env_id!r}{did_you_mean(env_id, gym.registry)}; use a registered "

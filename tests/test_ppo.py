@@ -1,0 +1,126 @@
+"""PPO: unit tests of its losses on small tensors, learning thresholds, an Atari smoke run."""
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import run_script
+from test_learning import optimal_gridworld_return
+
+from advrl.agents.ppo import clipped_policy_loss, explained_variance, value_loss
+from advrl.train import TrainSettings, train
+
+
+def test_clipped_objective_hand_computed():
+    ratios = torch.tensor([1.5, 0.5, 1.0])
+    logprobs = ratios.log().requires_grad_()
+    advantages = torch.tensor([1.0, 1.0, -1.0])
+    loss, clip_fraction, approx_kl = clipped_policy_loss(
+        logprobs, torch.zeros(3), advantages, clip_coef=0.2
+    )
+    # max(-A r, -A clip(r)): [max(-1.5, -1.2), max(-0.5, -0.8), max(1, 1)] = [-1.2, -0.5, 1]
+    assert loss.item() == pytest.approx((-1.2 - 0.5 + 1.0) / 3)
+    assert clip_fraction.item() == pytest.approx(2 / 3)
+    expected_kl = ((0.5 - math.log(1.5)) + (-0.5 - math.log(0.5))) / 3
+    assert approx_kl.item() == pytest.approx(expected_kl)
+    loss.backward()
+    # The clipped term carries no gradient (r = 1.5 > 1.2 with A > 0); the others carry -A r / 3.
+    assert logprobs.grad.tolist() == pytest.approx([0.0, -0.5 / 3, 1.0 / 3])
+
+
+def test_value_loss_clipping_takes_the_pessimistic_error():
+    values, old, returns = torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([3.0])
+    assert value_loss(values, old, returns, None).item() == pytest.approx(1.0)
+    # Clipped prediction 1.0 + 0.2 = 1.2 is further from 3.0: (1.8)^2 = 3.24.
+    assert value_loss(values, old, returns, 0.2).item() == pytest.approx(3.24)
+
+
+def test_explained_variance():
+    target = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(target, target) == pytest.approx(1.0)
+    assert explained_variance(torch.full((4,), 2.5), target) == pytest.approx(0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ppo_reaches_the_optimal_gridworld_return(seed, tmp_path):
+    summary = train(
+        TrainSettings(
+            env="GridWorld-v0",
+            algo="ppo",
+            total_steps=20_000,
+            seed=seed,
+            run_dir=tmp_path / "run",
+            eval_episodes=5,
+            device="cpu",
+        )
+    )
+    assert summary["eval_return_mean"] == pytest.approx(optimal_gridworld_return(), abs=0.01)
+
+
+@pytest.mark.slow
+def test_ppo_solves_cartpole_within_100k_steps(tmp_path):
+    summary = train(
+        TrainSettings(
+            env="CartPole-v1",
+            algo="ppo",
+            total_steps=100_000,
+            seed=1,
+            run_dir=tmp_path / "run",
+            eval_episodes=10,
+            device="cpu",
+        )
+    )
+    assert summary["num_envs"] == 8  # the tuned preset
+    assert summary["eval_return_mean"] >= 475
+
+
+@pytest.mark.slow
+def test_ppo_gaussian_policy_learns_pendulum(tmp_path):
+    # Random actions score about -1200 on Pendulum-v1, a good controller about -150.
+    summary = train(
+        TrainSettings(
+            env="Pendulum-v1",
+            algo="ppo",
+            total_steps=100_000,
+            seed=1,
+            run_dir=tmp_path / "run",
+            eval_episodes=10,
+            device="cpu",
+        )
+    )
+    assert summary["eval_return_mean"] >= -400
+
+
+@pytest.mark.slow
+def test_ppo_atari_smoke_run_writes_events_checkpoint_and_video(tmp_path):
+    run_dir = tmp_path / "pong"
+    result = run_script(
+        "train_agent.py",
+        "--env",
+        "PongNoFrameskip-v4",
+        "--algo",
+        "ppo",
+        "--total-steps",
+        "1024",
+        "--num-envs",
+        "2",
+        "--hp",
+        "n_steps=64",
+        "--hp",
+        "batch_size=64",
+        "--env-kwargs",
+        "max_episode_steps=2000",
+        "--eval-episodes",
+        "1",
+        "--capture-video",
+        "--run-dir",
+        str(run_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
+    assert list((run_dir / "videos").glob("*.mp4"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["hyperparameters"]["clip_coef"] == 0.1  # the Atari preset
