@@ -23,9 +23,11 @@ import torch
 from advrl.agents import get_algorithm
 from advrl.checkpoint import write_json_atomic
 from advrl.config import config_from_overrides
+from advrl.envs.atari import is_atari_id
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.evaluation import evaluate
 from advrl.logger import RunLogger
+from advrl.presets import find_preset
 from advrl.train import seed_everything
 
 
@@ -43,13 +45,17 @@ class Case:
     sb3_factory: Callable[[Any, int], Any]
     """(vector env, seed) -> an SB3 model configured like ``hp``."""
     note: str = ""
+    evaluate: bool = True
+    """Measure the final greedy return (off for fixed-length speed runs)."""
+    max_seeds: int | None = None
+    """Run only the first this many seeds (long Atari runs)."""
 
 
 @dataclass
 class RunResult:
     impl: str
     seed: int
-    final_return: float
+    final_return: float | None
     steps_to_threshold: int | None
     wall_time_s: float
     sps: float
@@ -102,11 +108,13 @@ def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
         wall = time.perf_counter() - start
         logger.close()
     envs.close()
-    returns = evaluate(agent, factory, eval_episodes, seed=seed + 10_000)
+    final = None
+    if case.evaluate:
+        final = float(evaluate(agent, factory, eval_episodes, seed=seed + 10_000).mean())
     return RunResult(
         "advrl",
         seed,
-        float(returns.mean()),
+        final,
         steps_to_threshold(logger.curve, case.threshold),
         wall,
         agent.global_step / wall,
@@ -130,28 +138,41 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
             return True
 
     seed_everything(seed)
-    envs = make_vec_env(case.env, n_envs=case.num_envs, seed=seed)
+    envs = _sb3_env(case.env, case.num_envs, seed)
     model = case.sb3_factory(envs, seed)
     curve = Curve()
     start = time.perf_counter()
     model.learn(case.total_steps, callback=curve)
     wall = time.perf_counter() - start
-    eval_env = make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
-    returns, _ = evaluate_policy(
-        model,
-        eval_env,
-        n_eval_episodes=eval_episodes,
-        deterministic=True,
-        return_episode_rewards=True,
-    )
+    final = None
+    if case.evaluate:
+        eval_env = make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
+        returns, _ = evaluate_policy(
+            model,
+            eval_env,
+            n_eval_episodes=eval_episodes,
+            deterministic=True,
+            return_episode_rewards=True,
+        )
+        final = float(np.mean(returns))
     return RunResult(
         "sb3",
         seed,
-        float(np.mean(returns)),
+        final,
         steps_to_threshold(curve.curve, case.threshold),
         wall,
         model.num_timesteps / wall,
     )
+
+
+def _sb3_env(env_id: str, num_envs: int, seed: int) -> Any:
+    """SB3's own env stack: its AtariWrapper and frame stack for Atari, plain otherwise."""
+    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    if is_atari_id(env_id):
+        return VecFrameStack(make_atari_env(env_id, n_envs=num_envs, seed=seed), n_stack=4)
+    return make_vec_env(env_id, n_envs=num_envs, seed=seed)
 
 
 def _reinforce_cases() -> list[Case]:
@@ -204,7 +225,64 @@ def _reinforce_cases() -> list[Case]:
     return [case]
 
 
-SUITES: dict[str, Callable[[], list[Case]]] = {"reinforce": _reinforce_cases}
+def _ppo_cases() -> list[Case]:
+    from stable_baselines3 import PPO as SB3PPO
+
+    def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, int], Any]:
+        def make(envs: Any, seed: int) -> Any:
+            lr = hp["lr"]
+            return SB3PPO(
+                policy,
+                envs,
+                learning_rate=(lambda progress: progress * lr),
+                n_steps=hp["n_steps"],
+                batch_size=hp["batch_size"],
+                n_epochs=hp["n_epochs"],
+                gamma=hp["gamma"],
+                gae_lambda=hp["gae_lambda"],
+                clip_range=hp["clip_coef"],
+                clip_range_vf=hp["clip_coef"] if hp.get("clip_value_loss") else None,
+                ent_coef=hp["entropy_coef"],
+                vf_coef=hp.get("value_coef", 0.5),
+                max_grad_norm=hp.get("max_grad_norm", 0.5),
+                seed=seed,
+                device="cpu",
+                policy_kwargs={"net_arch": net_arch},
+            )
+
+        return make
+
+    cartpole = dict(find_preset("ppo", "CartPole-v1").hp, hidden_sizes=(64, 64))
+    atari = find_preset("ppo", "PongNoFrameskip-v4").hp
+    return [
+        Case(
+            name="ppo-cartpole",
+            env="CartPole-v1",
+            total_steps=100_000,
+            num_envs=8,
+            threshold=475.0,
+            algo="ppo",
+            hp=cartpole,
+            sb3_factory=sb3_ppo(cartpole, "MlpPolicy", dict(pi=[64, 64], vf=[64, 64])),
+            note="rl-zoo's tuned CartPole PPO on both sides",
+        ),
+        Case(
+            name="ppo-pong-speed",
+            env="PongNoFrameskip-v4",
+            total_steps=10_240,
+            num_envs=8,
+            threshold=float("inf"),
+            algo="ppo",
+            hp=atari,
+            sb3_factory=sb3_ppo(atari, "CnnPolicy", []),
+            evaluate=False,
+            max_seeds=1,
+            note="fixed-length training-speed run with CleanRL's Atari PPO settings",
+        ),
+    ]
+
+
+SUITES: dict[str, Callable[[], list[Case]]] = {"reinforce": _reinforce_cases, "ppo": _ppo_cases}
 
 
 def run_suite(
@@ -220,12 +298,13 @@ def run_suite(
         if steps is not None:
             case.total_steps = steps
         result = CaseResult(case.name, case.env, case.total_steps, case.threshold)
-        for seed in seeds:
+        for seed in seeds[: case.max_seeds]:
             for runner in (run_ours, run_sb3):
                 run = runner(case, seed, eval_episodes)
                 result.runs.append(run)
+                final = "-" if run.final_return is None else f"{run.final_return:.2f}"
                 log(
-                    f"  {case.name} seed {seed} {run.impl:5s}: return {run.final_return:8.2f}  "
+                    f"  {case.name} seed {seed} {run.impl:5s}: return {final:>8}  "
                     f"to-threshold {run.steps_to_threshold}  {run.wall_time_s:6.1f}s  "
                     f"{run.sps:8.0f} SPS"
                 )
