@@ -102,22 +102,26 @@ def type_name(annotation: Any) -> str:
 
 
 def field_docs(config_cls: type) -> dict[str, str]:
-    """Read the docstring written under each field of a dataclass (CleanRL/tyro style)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(config_cls)))
-    except (OSError, TypeError):
-        return {}
+    """Read the docstring written under each field of a dataclass (CleanRL/tyro style).
+
+    Base classes are read too, so a config derived from another keeps its fields' docs.
+    """
     docs: dict[str, str] = {}
-    body = tree.body[0].body if tree.body else []
-    for node, following in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(following.value.value.split())
+    for cls in reversed(config_cls.__mro__):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
+        for node, following in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(following.value.value.split())
     return docs
 
 
