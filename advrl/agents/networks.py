@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -186,6 +186,19 @@ class ActorCritic(nn.Module):
             return array
         low, high = self.action_space.low, self.action_space.high
         return np.clip(array.reshape(-1, *self.action_space.shape), low, high)
+
+
+def make_adam(params: Iterable[nn.Parameter], lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with torch's fused kernel where it has one (CPU since torch 2.4, CUDA).
+
+    The same update in one kernel instead of a Python loop over parameters: measurably
+    faster for the small networks of RL.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(params, lr=lr, eps=eps)
 
 
 def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -195,7 +195,9 @@ class PPO(OnPolicyAgent):
 
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                    nn.utils.clip_grad_norm_(
+                        self.policy.parameters(), cfg.max_grad_norm, foreach=True
+                    )
                     self.optimizer.step()
                     stats += torch.stack(
                         [pg_loss, v_loss, entropy, clip_fraction, approx_kl]

@@ -111,7 +111,7 @@ class Reinforce(OnPolicyAgent):
 
             self.optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
             self.optimizer.step()
             logger.on_update(
                 {

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from advrl.agents.networks import ActorCritic, obs_to_tensor
+from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
 from advrl.envs.make import finished_episodes
 
 
@@ -155,7 +155,7 @@ class OnPolicyAgent:
             getattr(config, "shared_network", False),
         ).to(device)
         # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
+        self.optimizer = make_adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
         self.global_step = 0
 
     @torch.no_grad()
