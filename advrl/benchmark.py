@@ -49,6 +49,8 @@ class Case:
     """Measure the final greedy return (off for fixed-length speed runs)."""
     max_seeds: int | None = None
     """Run only the first this many seeds (long Atari runs)."""
+    extra: Callable[[], dict[str, tuple[float, float]]] | None = None
+    """Other measurements, metric -> (ours, SB3's), reported in a second table."""
 
 
 @dataclass
@@ -68,6 +70,7 @@ class CaseResult:
     total_steps: int
     threshold: float
     runs: list[RunResult] = field(default_factory=list)
+    extra: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def reached(self, impl: str) -> str:
         """How many seeds reached the threshold, as 'k/n'."""
@@ -282,7 +285,105 @@ def _ppo_cases() -> list[Case]:
     ]
 
 
-SUITES: dict[str, Callable[[], list[Case]]] = {"reinforce": _reinforce_cases, "ppo": _ppo_cases}
+def _dqn_cases() -> list[Case]:
+    from stable_baselines3 import DQN as SB3DQN
+
+    def sb3_dqn(hp: dict[str, Any], policy: str, net_arch: list[int]) -> Callable[[Any, int], Any]:
+        def make(envs: Any, seed: int) -> Any:
+            lr = hp["lr"]
+            return SB3DQN(
+                policy,
+                envs,
+                learning_rate=(lambda progress: progress * lr) if hp.get("anneal_lr") else lr,
+                buffer_size=hp["buffer_size"],
+                learning_starts=hp["learning_starts"],
+                batch_size=hp["batch_size"],
+                tau=hp.get("tau", 1.0),
+                gamma=hp["gamma"],
+                train_freq=hp["train_freq"],
+                gradient_steps=hp["gradient_steps"],
+                target_update_interval=hp["target_update_interval"],
+                exploration_fraction=hp["exploration_fraction"],
+                exploration_initial_eps=hp.get("exploration_initial_eps", 1.0),
+                exploration_final_eps=hp["exploration_final_eps"],
+                max_grad_norm=hp.get("max_grad_norm", 10.0),
+                seed=seed,
+                device="cpu",
+                policy_kwargs={"net_arch": net_arch},
+            )
+
+        return make
+
+    cartpole = find_preset("dqn", "CartPole-v1").hp
+    # A fixed-length speed run: the Nature settings with a 100k buffer, learning from 5k.
+    atari = dict(
+        find_preset("dqn", "PongNoFrameskip-v4").hp, buffer_size=100_000, learning_starts=5_000
+    )
+    return [
+        Case(
+            name="dqn-cartpole",
+            env="CartPole-v1",
+            total_steps=50_000,
+            num_envs=1,
+            threshold=475.0,
+            algo="dqn",
+            hp=cartpole,
+            sb3_factory=sb3_dqn(cartpole, "MlpPolicy", list(cartpole["hidden_sizes"])),
+            note="rl-zoo's tuned CartPole DQN on both sides",
+        ),
+        Case(
+            name="dqn-pong-speed",
+            env="PongNoFrameskip-v4",
+            total_steps=20_000,
+            num_envs=1,
+            threshold=float("inf"),
+            algo="dqn",
+            hp=atari,
+            sb3_factory=sb3_dqn(atari, "CnnPolicy", []),
+            evaluate=False,
+            max_seeds=1,
+            extra=_replay_bytes_per_transition,
+            note="fixed-length training-speed run with the Nature DQN settings",
+        ),
+    ]
+
+
+def _replay_bytes_per_transition() -> dict[str, tuple[float, float]]:
+    """Replay memory per transition for Atari's (4, 84, 84) stacks, ours vs SB3's buffer."""
+    import gymnasium as gym
+    from stable_baselines3.common.buffers import ReplayBuffer as SB3ReplayBuffer
+
+    from advrl.agents.replay import FrameStackReplayBuffer
+
+    space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    actions, n = gym.spaces.Discrete(18), 10_000
+    rng = np.random.default_rng(0)
+    ours = FrameStackReplayBuffer(n, space, actions, 1, torch.device("cpu"), rng).nbytes / n
+
+    def sb3(optimize: bool) -> float:
+        buffer = SB3ReplayBuffer(
+            n,
+            space,
+            actions,
+            "cpu",
+            optimize_memory_usage=optimize,
+            handle_timeout_termination=False,
+        )
+        arrays = [buffer.observations, buffer.actions, buffer.rewards, buffer.dones]
+        arrays += [buffer.timeouts] + ([] if optimize else [buffer.next_observations])
+        return sum(a.nbytes for a in arrays) / n
+
+    return {
+        "replay bytes/transition (SB3 optimize_memory_usage=True)": (ours, sb3(True)),
+        "replay bytes/transition (SB3 default)": (ours, sb3(False)),
+    }
+
+
+SUITES: dict[str, Callable[[], list[Case]]] = {
+    "reinforce": _reinforce_cases,
+    "ppo": _ppo_cases,
+    "dqn": _dqn_cases,
+}
 
 
 def run_suite(
@@ -298,6 +399,8 @@ def run_suite(
         if steps is not None:
             case.total_steps = steps
         result = CaseResult(case.name, case.env, case.total_steps, case.threshold)
+        if case.extra is not None:
+            result.extra = case.extra()
         for seed in seeds[: case.max_seeds]:
             for runner in (run_ours, run_sb3):
                 run = runner(case, seed, eval_episodes)
@@ -342,6 +445,11 @@ def format_table(results: list[CaseResult]) -> str:
             f"{fmt(ratio['steps_to_threshold'], 2)} | {fmt(ratio['wall_time_s'], 2)} | "
             f"{fmt(ratio['sps'], 2)} |"
         )
+    extras = [(r.case, name, *values) for r in results for name, values in r.extra.items()]
+    if extras:
+        rows += ["", "| case | metric | advrl | sb3 | ours/SB3 |", "|---|---|---|---|---|"]
+        for case, name, ours, sb3 in extras:
+            rows.append(f"| {case} | {name} | {ours:,.0f} | {sb3:,.0f} | {ours / sb3:.3f} |")
     return "\n".join(rows)
 
 

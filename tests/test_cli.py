@@ -256,3 +256,45 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
     from advrl.checkpoint import load_checkpoint
 
     assert load_checkpoint(saved[0])["agent"]["global_step"] > 0
+
+
+def test_dqn_refuses_continuous_actions(script, tmp_path):
+    result = script(
+        "train_agent.py", "--env", "Pendulum-v1", "--algo", "dqn", "--run-dir", str(tmp_path / "r")
+    )
+    assert_user_error(result, "--algo dqn cannot handle", "Discrete")
+    assert not (tmp_path / "r").exists()
+
+
+def test_dqn_atari_smoke_run_writes_events_checkpoint_and_video(script, tmp_path):
+    """A few thousand steps of Pong on CPU, through the Nature preset and the frame buffer."""
+    run_dir = tmp_path / "pong"
+    result = script(
+        "train_agent.py",
+        "--env",
+        "PongNoFrameskip-v4",
+        "--env-kwargs",
+        "max_episode_steps=2000",  # raw frames: keeps the evaluation game short
+        "--algo",
+        "double_dqn",
+        "--total-steps",
+        "2000",
+        "--hp",
+        "buffer_size=10000",
+        "learning_starts=1000",
+        "--capture-video",
+        "--eval-episodes",
+        "1",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["algo"] == "double_dqn" and summary["total_steps"] == 2000
+    assert summary["hyperparameters"]["target_update_interval"] == 1000  # the Nature preset
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
+    assert len(list((run_dir / "videos").glob("*.mp4"))) == 1
+    assert len(scalars(run_dir, "losses/td_loss")) == 2  # 250 gradient steps, a log every 100
+    assert scalars(run_dir, "charts/epsilon")[-1][1] == pytest.approx(0.01)

@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from advrl.agents.dqn import DQN, DoubleDQN, DuelingDoubleDQN, DuelingDQN
 from advrl.agents.networks import make_encoder
 from advrl.agents.ppo import PPO
 from advrl.agents.reinforce import Reinforce
@@ -46,6 +47,8 @@ class Agent(Protocol):
 
 
 ALGORITHMS: dict[str, type] = {"reinforce": Reinforce, "ppo": PPO}
+# The DQN family: one implementation, its flags preset by name.
+ALGORITHMS.update({cls.name: cls for cls in (DQN, DoubleDQN, DuelingDQN, DuelingDoubleDQN)})
 
 
 def get_algorithm(name: str) -> type:
