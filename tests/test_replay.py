@@ -67,7 +67,7 @@ def check_against_naive(buffer, naive):
         assert batch.rewards[row].item() == np.float32(reward)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     num_envs=st.integers(1, 3),
     stack=st.integers(1, 4),
