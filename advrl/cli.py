@@ -72,9 +72,10 @@ def train_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--vec",
-        choices=["sync", "async"],
-        default="sync",
-        help="vector env kind: one process, or a process per env",
+        choices=["auto", "sync", "async", "native"],
+        default="auto",
+        help="vector env kind: the env's own batched vector env where it has one (auto, "
+        "native), one process (sync) or a process per env (async)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument(

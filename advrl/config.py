@@ -181,6 +181,12 @@ def parse_call_kwargs(
         for name, p in params.items()
         if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     }
+    # An env may name a dataclass of its keyword options (SeqGAN-v0 does): those are typed
+    # by the dataclass, and they are all the **kwargs it takes.
+    options = getattr(fn, "options", None)
+    if dataclasses.is_dataclass(options):
+        known.update(typing.get_type_hints(options))
+        accepts_any = False
     known.update(extra or {})
     known.pop("self", None)
     result: dict[str, Any] = {}

@@ -38,6 +38,21 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
             ),
         ),
         ("CartPole-v1", Preset(num_envs=4, hp={"lr": 2e-3, "n_steps": 256, "gamma": 0.99})),
+        (
+            "SeqGAN-v0",
+            Preset(
+                num_envs=64,
+                hp={
+                    "lr": 1e-3,
+                    "n_steps": 20,
+                    "hidden_sizes": (),
+                    "value_coef": 0.5,
+                    "max_grad_norm": 5.0,
+                },
+                source="SeqGAN (Yu et al. 2017): 64 sequences per generator update, "
+                "a linear softmax over the token LSTM, gradients clipped at 5",
+            ),
+        ),
         ("*", Preset(num_envs=4)),
     ],
     "ppo": [
@@ -112,6 +127,25 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
                     "hidden_sizes": (),
                 },
                 source="CleanRL's ppo_atari.py (Huang et al. 2022)",
+            ),
+        ),
+        (
+            "SeqGAN-v0",
+            Preset(
+                num_envs=64,
+                hp={
+                    "lr": 1e-3,
+                    "anneal_lr": False,
+                    "n_steps": 20,
+                    "batch_size": 320,
+                    "n_epochs": 4,
+                    "clip_coef": 0.2,
+                    "entropy_coef": 0.0,
+                    "value_coef": 0.5,
+                    "max_grad_norm": 5.0,
+                    "hidden_sizes": (),
+                },
+                source="SeqGAN's batch of 64 sequences per update, PPO's usual clipping",
             ),
         ),
         ("*", Preset(num_envs=4)),

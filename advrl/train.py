@@ -25,6 +25,7 @@ import torch
 
 import advrl
 from advrl.agents import check_spaces, get_algorithm, resolve_device
+from advrl.agents.networks import ActorCritic
 from advrl.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -34,8 +35,10 @@ from advrl.checkpoint import (
 )
 from advrl.config import config_from_overrides
 from advrl.envs.make import EnvFactory, env_run_name, make_env, make_vector_env, resolve_env
+from advrl.envs.seqgan import SequenceGame
 from advrl.errors import UserError
 from advrl.evaluation import evaluate
+from advrl.gan.seqgan import SeqGANRecipe
 from advrl.logger import RunLogger
 from advrl.presets import find_preset
 
@@ -65,8 +68,8 @@ class TrainSettings:
     """Save a checkpoint every this many env steps (0: only at the end)."""
     resume: Path | None = None
     capture_video: bool = False
-    vec: str = "sync"
-    """Vector env kind: sync (one process) or async (a process per env)."""
+    vec: str = "auto"
+    """Vector env kind: auto (native if the env has one, else sync), sync, async, native."""
 
 
 @dataclass
@@ -126,13 +129,18 @@ def _plan(settings: TrainSettings) -> _Plan:
                 "--run-dir, or --resume a checkpoint from it"
             )
     algo_cls = get_algorithm(algo)
-    config = config_from_overrides(algo_cls.Config, hp_base, hp, f"--algo {algo}")
     factory = resolve_env(env, env_kwargs)
     probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
+        if checkpoint is None:
+            # Settings the env itself asks for (SeqGAN-v0's discount), over the preset.
+            fields = {f.name for f in dataclasses.fields(algo_cls.Config)}
+            recommended = getattr(probe.unwrapped, "recommended_hp", {})
+            hp_base = {**hp_base, **{k: v for k, v in recommended.items() if k in fields}}
     finally:
         probe.close()
+    config = config_from_overrides(algo_cls.Config, hp_base, hp, f"--algo {algo}")
     total_steps = settings.total_steps
     if total_steps is None:
         total_steps = (
@@ -180,6 +188,111 @@ def _graceful_ctrl_c(logger: RunLogger) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _seqgan_recipe(envs: Any, agent: Any, device: torch.device) -> SeqGANRecipe | None:
+    """SeqGAN's recipe when the env is SeqGAN-v0 and the agent has an actor-critic policy."""
+    game = getattr(envs.unwrapped, "game", None)
+    policy = getattr(agent, "policy", None)
+    if not isinstance(game, SequenceGame) or not isinstance(policy, ActorCritic):
+        return None
+    return SeqGANRecipe(game, policy, device)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _SeqGANStages:
+    """Runs the SeqGAN recipe's stages inside ``train`` and logs them to TensorBoard."""
+
+    def __init__(self, recipe: SeqGANRecipe, logger: RunLogger, seed: int) -> None:
+        self.recipe, self.logger, self.seed = recipe, logger, seed
+        self.writer = logger.writer
+        self.mle: dict[str, Any] = {}
+        self.d_pretrain: dict[str, float] = {}
+        self.last_eval_step = logger.global_step
+
+    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, float):
+                self.writer.add_scalar(f"seqgan/{key}", value, step)
+        if "samples" in metrics:
+            self.writer.add_text("seqgan/samples", "\n\n".join(metrics["samples"]), step)
+
+    def pretrain(self) -> None:
+        recipe, cfg = self.recipe, self.recipe.game.config
+        step = self.logger.global_step
+        untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
+        _say(f"seqgan: untrained generator  {_brief(untrained)}")
+
+        def log_epoch(epoch: int, loss: float) -> None:
+            self.writer.add_scalar("seqgan/mle_loss", loss, epoch)
+            if epoch % 5 == 0 or epoch == cfg.mle_epochs:
+                _say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}")
+
+        start = time.perf_counter()
+        losses = recipe.pretrain_mle(self.seed, log_epoch)
+        mle_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        self.d_pretrain = recipe.pretrain_discriminator()
+        d_seconds = time.perf_counter() - start
+        _say(
+            f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
+            f"{d_seconds:.0f} s)  accuracy {self.d_pretrain.get('accuracy', float('nan')):.3f}"
+        )
+        recipe.d_logged = len(recipe.game.d_history)
+        after_mle = recipe.evaluate()
+        self.log_metrics(after_mle, step)
+        _say(f"seqgan: after MLE ({mle_seconds:.0f} s)  {_brief(after_mle)}")
+        self.mle = {
+            "untrained": untrained,
+            "after_mle": after_mle,
+            "mle_losses": losses,
+            "mle_seconds": mle_seconds,
+            "discriminator_pretrain": self.d_pretrain,
+        }
+
+    def after_update(self, step: int) -> None:
+        for phase in self.recipe.after_update():
+            for key, value in phase.items():
+                self.writer.add_scalar(f"discriminator/{key}", value, step)
+        every = self.recipe.game.config.eval_every
+        if every and step - self.last_eval_step >= every:
+            self.last_eval_step = step
+            metrics = self.recipe.evaluate(min(self.recipe.game.config.eval_samples, 2000))
+            self.log_metrics(metrics, step)
+            _say(f"seqgan: step {step:,}  {_brief(metrics)}")
+
+    def finish(self, run_dir: Path) -> dict[str, Any]:
+        """Final metrics with the temperature sweep; saves generator and discriminator."""
+        recipe = self.recipe
+        final = recipe.evaluate(sweep=True)
+        self.log_metrics(final, self.logger.global_step)
+        _say(f"seqgan: after adversarial training  {_brief(final)}")
+        torch.save(recipe.policy.state_dict(), run_dir / "generator.pt")
+        recipe.game.save_discriminator(run_dir / "discriminator.pt")
+        history = recipe.game.d_history
+        before = self.mle.get("after_mle", {})
+        return {
+            **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
+            "nll_oracle_mle": before.get("nll_oracle"),
+            "nll_test_mle": before.get("nll_test"),
+            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+            "samples": final["samples"],
+            "seqgan": {
+                **{k: v for k, v in self.mle.items()},
+                "after_adversarial": final,
+                "discriminator_phases": len(history),
+                "generator": str(run_dir / "generator.pt"),
+                "discriminator": str(run_dir / "discriminator.pt"),
+            },
+        }
+
+
+def _brief(metrics: dict[str, Any]) -> str:
+    keys = ("nll_oracle", "nll_test", "bleu2", "self_bleu4", "mean_reward")
+    return "  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
+
+
 def train(settings: TrainSettings) -> dict[str, Any]:
     """Run ``settings`` to the end and return the summary written to summary.json."""
     plan = _plan(settings)
@@ -192,9 +305,12 @@ def train(settings: TrainSettings) -> dict[str, Any]:
     agent = plan.algo_cls(
         envs.single_observation_space, envs.single_action_space, plan.config, plan.device
     )
+    recipe = _seqgan_recipe(envs, agent, plan.device)
     if plan.checkpoint is not None:
         agent.load_state_dict(plan.checkpoint["agent"])
         set_rng_state(plan.checkpoint["rng"])
+        if recipe is not None:
+            recipe.game.load_state_dict(plan.checkpoint["env_state"], recipe.generator)
 
     run_meta = {
         "env": plan.env,
@@ -215,6 +331,7 @@ def train(settings: TrainSettings) -> dict[str, Any]:
                 "config": dataclasses.asdict(plan.config),
                 "agent": agent.state_dict(),
                 "rng": rng_state(),
+                "env_state": recipe.game.state_dict() if recipe is not None else None,
             },
         )
 
@@ -227,10 +344,18 @@ def train(settings: TrainSettings) -> dict[str, Any]:
             save(f"step_{step:010d}.pt")
             last_saved = step
 
+    def on_update(step: int) -> None:
+        if recipe is not None:
+            seqgan.after_update(step)
+        maybe_checkpoint(step)
+
     hparams = {**run_meta, **dataclasses.asdict(plan.config), "device": str(plan.device)}
     logger = RunLogger(
-        plan.run_dir, plan.total_steps, agent.global_step, hparams, on_update=maybe_checkpoint
+        plan.run_dir, plan.total_steps, agent.global_step, hparams, on_update=on_update
     )
+    seqgan = _SeqGANStages(recipe, logger, plan.seed) if recipe is not None else None
+    if seqgan is not None and plan.checkpoint is None:
+        seqgan.pretrain()
     # A resumed run resets its envs with a different seed, so it does not replay episodes.
     reset_seed = plan.seed + agent.global_step
     try:
@@ -251,17 +376,21 @@ def train(settings: TrainSettings) -> dict[str, Any]:
     envs.close()
 
     video_dir = plan.run_dir / "videos" if settings.capture_video else None
-    returns = (
-        evaluate(
+    seqgan_summary: dict[str, Any] = {}
+    if seqgan is not None:
+        # A generator is judged by its samples, under the discriminator it trained against.
+        seqgan_summary = seqgan.finish(plan.run_dir)
+        returns = np.array([seqgan_summary["mean_reward"]])
+    elif settings.eval_episodes:
+        returns = evaluate(
             agent,
             plan.factory,
             settings.eval_episodes,
             seed=plan.seed + 10_000,
             video_dir=video_dir,
         )
-        if settings.eval_episodes
-        else np.zeros(0)
-    )
+    else:
+        returns = np.zeros(0)
     summary = {
         "env": plan.env,
         "algo": plan.algo_cls.name,
@@ -282,6 +411,7 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         "videos": str(video_dir) if video_dir else None,
         "resumed_from": str(settings.resume) if settings.resume else None,
         "advrl_version": advrl.__version__,
+        **seqgan_summary,
     }
     write_json_atomic(plan.run_dir / "summary.json", summary)
     return summary

@@ -1,7 +1,8 @@
 """Networks shared by every agent, picked from the observation and action spaces.
 
 - Encoders: one-hot for ``Discrete`` observations, flatten for vector ``Box`` observations,
-  the Nature CNN (Mnih et al. 2015) for image ``Box`` observations (uint8, scaled inside).
+  the Nature CNN (Mnih et al. 2015) for image ``Box`` observations (uint8, scaled inside),
+  and SeqGAN's token LSTM for token prefixes (``TokenPrefix``, SeqGAN-v0's observations).
 - Policy heads: categorical for ``Discrete`` actions, diagonal Gaussian with a
   state-independent log std for ``Box`` actions.
 """
@@ -82,6 +83,42 @@ class NatureCNN(nn.Module):
         return self.fc(self.conv(x))
 
 
+class TokenLSTM(nn.Module):
+    """SeqGAN's generator body: token embedding + LSTM over a prefix -> (B, H) features.
+
+    Observations are ``TokenPrefix`` arrays ``[t, start, x_1..x_T]``; the features are the
+    LSTM output after reading ``start, x_1..x_t``, from which a linear head gives the
+    logits of x_{t+1}. ``teacher_forced`` gives the features of every position of whole
+    sequences in one pass, for MLE pre-training and likelihoods.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 32, hidden_dim: int = 32) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
+        self.hidden_dim = hidden_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = obs.long()
+        lengths = obs[:, 0]  # (B,)
+        # The LSTM is causal: inputs after a row's prefix cannot change its features, so
+        # one pass up to the longest prefix serves every row.
+        inputs = obs[:, 1 : 2 + int(lengths.max())]  # (B, 1 + max t): start, tokens
+        out, _ = self.lstm(self.embedding(inputs))  # (B, 1 + max t, H)
+        return out[torch.arange(len(obs), device=obs.device), lengths]  # (B, H)
+
+    def teacher_forced(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
+        """Features (B, T, H) predicting each token of ``sequences`` (B, T) from its prefix."""
+        start = torch.full_like(sequences[:, :1], start_id)
+        inputs = torch.cat([start, sequences[:, :-1]], dim=1).long()  # (B, T)
+        return self.lstm(self.embedding(inputs))[0]
+
+
+def is_token_prefix_space(space: spaces.Space) -> bool:
+    """SeqGAN-v0's observations (``advrl.envs.seqgan.TokenPrefix``)."""
+    return hasattr(space, "vocab_size") and isinstance(space, spaces.MultiDiscrete)
+
+
 def is_image_space(space: spaces.Space) -> bool:
     """Image observations: uint8 Box of shape (C, H, W) or (H, W, C) with H, W >= 36."""
     return (
@@ -96,6 +133,9 @@ def make_encoder(space: spaces.Space) -> tuple[nn.Module, int]:
     """Pick the encoder for an observation space; returns it and its feature size."""
     if isinstance(space, spaces.Discrete):
         return OneHot(int(space.n)), int(space.n)
+    if is_token_prefix_space(space):
+        encoder = TokenLSTM(space.vocab_size)
+        return encoder, encoder.hidden_dim
     if is_image_space(space):
         channels_first = space.shape[0] <= 4 or space.shape[0] < space.shape[-1]
         if not channels_first:
@@ -161,6 +201,20 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s), shape (B,)."""
         return self.critic(self.torso(self.encoder(obs))).squeeze(-1)
+
+    def logits_module(self) -> nn.Module:
+        """Observations -> the actor's raw outputs, as one module sharing these weights.
+
+        For a categorical policy, next-action logits: SeqGAN-v0's rollout policy and the
+        generator that MLE pre-trains (with ``teacher_forced_logits``).
+        """
+        return nn.Sequential(self.encoder, self.torso, self.actor)
+
+    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
+        """Logits (B, T, V) of every token of whole sequences (B, T): token LSTM only."""
+        if not isinstance(self.encoder, TokenLSTM):
+            raise TypeError("teacher_forced_logits needs the token LSTM encoder")
+        return self.actor(self.torso(self.encoder.teacher_forced(sequences, start_id)))
 
     def _distribution(self, out: torch.Tensor) -> Distribution:
         # Argument validation costs more than the forward pass at RL batch sizes; our

@@ -70,8 +70,8 @@ class PPOConfig:
         problems = []
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr}")
-        if not 0 < self.gamma <= 1:
-            problems.append(f"gamma must be in (0, 1], got {self.gamma}")
+        if not 0 <= self.gamma <= 1:
+            problems.append(f"gamma must be in [0, 1], got {self.gamma}")
         if not 0 <= self.gae_lambda <= 1:
             problems.append(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         for name in ("n_steps", "batch_size", "n_epochs"):

@@ -39,22 +39,22 @@ class ReinforceConfig:
     max_grad_norm: float = 0.5
     """Clip the global gradient norm to this value."""
     hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the policy and value MLPs."""
+    """Hidden layer widths of the policy and value MLPs (empty: linear heads)."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
         problems = []
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr}")
-        if not 0 < self.gamma <= 1:
-            problems.append(f"gamma must be in (0, 1], got {self.gamma}")
+        if not 0 <= self.gamma <= 1:
+            problems.append(f"gamma must be in [0, 1], got {self.gamma}")
         if self.n_steps < 1:
             problems.append(f"n_steps must be >= 1, got {self.n_steps}")
         if self.value_coef < 0 or self.entropy_coef < 0:
             problems.append("value_coef and entropy_coef must be >= 0")
         if self.max_grad_norm <= 0:
             problems.append(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+        if any(width < 1 for width in self.hidden_sizes):
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         return problems
 

@@ -60,6 +60,7 @@ class RolloutBuffer:
         obs_dtype = (
             torch.long
             if isinstance(observation_space, gym.spaces.Discrete)
+            or np.issubdtype(observation_space.dtype, np.signedinteger)
             else (torch.uint8 if observation_space.dtype == np.uint8 else torch.float32)
         )
         shape = (n_steps, num_envs)

@@ -50,6 +50,9 @@ class EnvFactory:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments for the constructor, already typed."""
     accepts_render_mode: bool = True
+    make_vector: Callable[..., gym.vector.VectorEnv] | None = None
+    """A native vector env (Gymnasium's ``vector_entry_point``) taking num_envs and kwargs,
+    when the env has one that resets finished envs in the same step."""
 
     def __call__(self, render_mode: str | None = None) -> gym.Env:
         """Build the env; ``render_mode`` is passed only when one is asked for."""
@@ -107,7 +110,19 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
     def make(**kw: Any) -> gym.Env:
         return gym.make(env_id, **{**defaults, **kw})
 
-    return EnvFactory(spec, make, kwargs)
+    return EnvFactory(spec, make, kwargs, make_vector=_native_vector(env_id))
+
+
+def _native_vector(env_id: str) -> Callable[..., gym.vector.VectorEnv] | None:
+    """The env's own vector env, if it autoresets in the same step as advrl's agents need."""
+    entry = gym.registry[env_id].vector_entry_point
+    if entry is None:
+        return None
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    mode = getattr(creator, "metadata", {}).get("autoreset_mode")
+    if mode != gym.vector.AutoresetMode.SAME_STEP:
+        return None  # e.g. CartPoleVectorEnv resets in the next step: use SyncVectorEnv
+    return creator
 
 
 def resolve_env(spec: str, raw_kwargs: Mapping[str, str] | None = None) -> EnvFactory:
@@ -172,32 +187,52 @@ def make_env(
     return env
 
 
+VECTORIZATIONS = ("auto", "sync", "async", "native")
+"""--vec: auto takes the env's native vector env where it has one, else sync."""
+
+
 def make_vector_env(
-    factory: EnvFactory, num_envs: int, vectorization: str = "sync"
+    factory: EnvFactory, num_envs: int, vectorization: str = "auto"
 ) -> gym.vector.VectorEnv:
-    """``num_envs`` copies in a Gymnasium vector env that resets finished envs in the same step.
+    """``num_envs`` envs in a Gymnasium vector env that resets finished envs in the same step.
+
+    ``sync`` and ``async`` wrap ``num_envs`` single envs; ``native`` (and ``auto``, where
+    it exists) is the env's own batched vector env, e.g. SeqGAN-v0's.
 
     Same-step autoreset puts the last observation of a finished episode in
     ``info["final_obs"]``, which agents need to bootstrap truncated episodes.
     """
     if num_envs < 1:
         raise UserError(f"--num-envs must be at least 1, got {num_envs}")
+    if vectorization not in VECTORIZATIONS:
+        raise UserError(f"--vec must be one of {', '.join(VECTORIZATIONS)}, got {vectorization!r}")
+    if vectorization in ("auto", "native") and factory.make_vector is not None:
+        try:
+            envs = factory.make_vector(num_envs=num_envs, **factory.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"env {factory.name!r} rejected {dict(factory.kwargs)}: {exc}") from exc
+        return gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    if vectorization == "native":
+        raise UserError(
+            f"env {factory.name!r} has no native vector env that resets in the same step; "
+            "use --vec auto, sync or async"
+        )
     fns = [lambda: make_env(factory) for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.SAME_STEP
-    if vectorization == "sync":
-        return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
     if vectorization == "async":
         return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
-    raise UserError(f"--vec must be sync or async, got {vectorization!r}")
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
 
 
 def finished_episodes(infos: Mapping[str, Any]) -> list[tuple[int, float, int]]:
     """(env index, return, length) of every episode that ended in this vector step."""
+    # Per-env wrappers put the statistics in final_info; the vector wrapper at the top.
     final = infos.get("final_info", {})
-    if "episode" not in final:
+    source = final if "episode" in final else infos
+    if "episode" not in source:
         return []
-    mask = final["_episode"]
-    stats = final["episode"]
+    mask = source["_episode"]
+    stats = source["episode"]
     return [(int(i), float(stats["r"][i]), int(stats["l"][i])) for i in np.flatnonzero(mask)]
 
 

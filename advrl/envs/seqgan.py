@@ -1,0 +1,646 @@
+"""SeqGAN-v0: generating a token sequence as a Gymnasium environment (Yu et al. 2017).
+
+An episode writes one sequence of T tokens from a vocabulary of V, one token per step
+(``Discrete(V)`` actions). The observation is the prefix so far, as a ``TokenPrefix``
+(int64, length T + 2): ``[t, start, x_1, ..., x_t, pad, ...]``, so a policy reads the
+length, the start token and the tokens from one array. The episode ends after T tokens, or
+at ``<eos>`` for text.
+
+The reward is a discriminator's probability that the sequence is real (a ``RewardModel``
+with a ``SequenceCNN``). ``reward_mode``:
+
+- ``final``: 0 until the last step, then D(sequence).
+- ``rollout`` (SeqGAN's Monte Carlo search): after token t < T, the mean D of
+  ``n_rollouts`` completions of the prefix sampled by the rollout policy (the estimate of
+  Q(prefix, x_t)); after the last token, D(sequence). A discount of 0 makes each step's
+  return exactly SeqGAN's Q, which is what advrl's SeqGAN presets use.
+
+The rollout policy follows the agent with a delay: ``update_rollout_policy(module)`` copies
+the agent's policy module the first time and afterwards blends it in, beta <- rate * beta +
+(1 - rate) * theta (SeqGAN's rate 0.8); advrl's trainer calls it after every update. Users
+of other libraries call it themselves, or pass any function from observations to next-token
+logits to ``set_rollout_policy``, or use ``final``. Until then, completions are uniform.
+
+The discriminator keeps learning: every ``d_every`` finished sequences it trains
+``d_rounds`` rounds of ``d_epochs`` epochs, real sequences against ``d_negatives`` fresh
+samples of the agent's policy (the module last given to ``update_rollout_policy``), or
+against the sequences the agent finished most recently when no module was given.
+
+All of this runs on whole batches in torch (``SequenceGame``): ``SeqGANVectorEnv`` (the
+``vector_entry_point``) steps B sequences at once and scores the B * N completions of a
+step in one pass, on CPU or CUDA. Each env draws its completions' randomness from its own
+generator (seeded ``seed + i`` like Gymnasium's vector envs), so env i of a vector env and
+a single env with seed ``seed + i`` see the same rewards, and batch size changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from torch import nn
+
+from advrl.checkpoint import load_checkpoint, save_checkpoint
+from advrl.errors import UserError, did_you_mean
+from advrl.gan.data import SequenceData, oracle_data, text_data
+from advrl.gan.discriminators import SequenceCNN, SequenceCNNConfig
+from advrl.gan.oracle import OracleLSTM, sample_from_logits
+from advrl.gan.reward_model import RewardModel
+
+REWARD_MODES = ("final", "rollout")
+SCORE_CHUNK = 4096
+"""Rows per discriminator pass when scoring completions (bounds peak memory)."""
+
+
+class TokenPrefix(spaces.MultiDiscrete):
+    """Observation space of token prefixes: ``[t, start, x_1..x_T]`` with 0 <= t <= T.
+
+    A ``MultiDiscrete`` (so Stable-Baselines3 and the env checkers take it as it is) that
+    advrl's networks recognise and give the token LSTM encoder.
+    """
+
+    def __init__(self, vocab_size: int, length: int, seed: Any = None) -> None:
+        nvec = np.array([length + 1] + [vocab_size] * (length + 1), dtype=np.int64)
+        super().__init__(nvec, dtype=np.int64, seed=seed)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.nvec[1])
+
+    @property
+    def length(self) -> int:
+        """T, the number of tokens in a whole sequence."""
+        return int(self.nvec[0]) - 1
+
+    def __repr__(self) -> str:
+        return f"TokenPrefix(vocab_size={self.vocab_size}, length={self.length})"
+
+
+@dataclass
+class SeqGANConfig:
+    """Options of SeqGAN-v0 (``--env-kwargs``); the defaults are a CPU-sized SeqGAN."""
+
+    reward_mode: str = "rollout"
+    """final (D of the finished sequence only) or rollout (Monte Carlo search every step)."""
+    n_rollouts: int = 16
+    """N, completions per step in rollout mode (SeqGAN: 16)."""
+    vocab_size: int = 5000
+    """V of the synthetic oracle (text takes its vocabulary from the file)."""
+    seq_len: int = 20
+    """T of the synthetic oracle; for text 0 picks the length that fits 95% of sentences."""
+    oracle_seed: int = 0
+    """Seed of the synthetic oracle's N(0, 1) weights."""
+    oracle_params: str | None = None
+    """An .npz of oracle weights (the paper's: ../shared/benchmarks/seqgan_oracle)."""
+    dataset: str | None = None
+    """A text file, one sentence a line, instead of the oracle."""
+    n_train: int = 10_000
+    """Real training sequences drawn from the oracle."""
+    n_test: int = 5_000
+    """Held-out real sequences (oracle), for NLL-test."""
+    data_seed: int = 0
+    """Seed of the oracle's samples and of the text's held-out split."""
+    discriminator: str = "small"
+    """small (widths 1-5, 250 filters: CPU) or paper (widths 1-10, 15, 20, 1720 filters)."""
+    discriminator_path: str | None = None
+    """Start from a saved discriminator (``discriminator.pt`` of a run)."""
+    gan_loss: str = "minimax"
+    """minimax (SeqGAN) or non_saturating; the reward is D = P(real) either way."""
+    d_lr: float = 1e-4
+    """Adam learning rate of the discriminator (SeqGAN: 1e-4)."""
+    d_every: int = 64
+    """Finished sequences between discriminator phases; 0 freezes the discriminator."""
+    d_rounds: int = 1
+    """Rounds of fresh negatives per phase (SeqGAN: 5)."""
+    d_epochs: int = 1
+    """Epochs over each round's real and fake sequences (SeqGAN: 3)."""
+    d_negatives: int = 256
+    """Fake (and as many real) sequences per round (SeqGAN: 10,000)."""
+    d_batch_size: int = 64
+    """Discriminator minibatch size (of real and of fake sequences each)."""
+    rollout_update_rate: float = 0.8
+    """beta <- rate * beta + (1 - rate) * theta at each update_rollout_policy call."""
+    mle_epochs: int = 20
+    """Epochs of MLE pre-training of the agent's policy (advrl's trainer; paper: 120)."""
+    mle_lr: float = 1e-2
+    """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
+    mle_batch_size: int = 64
+    """Sequences per MLE step (SeqGAN: 64)."""
+    d_pretrain_rounds: int = 10
+    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
+    eval_samples: int = 10_000
+    """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
+    eval_every: int = 0
+    """Env steps between evaluations during adversarial training; 0: start and end only."""
+    init_seed: int = 0
+    """Seed of the discriminator's initial weights and of its fresh negatives."""
+    device: str = "auto"
+    """Where the discriminator and completions run: auto, cpu or cuda."""
+
+    def validate(self) -> list[str]:
+        """Problems with these values, each naming the bad one; empty when all are valid."""
+        problems = []
+        if self.reward_mode not in REWARD_MODES:
+            problems.append(f"reward_mode must be one of {REWARD_MODES}, got {self.reward_mode!r}")
+        if self.discriminator not in ("small", "paper"):
+            problems.append(f"discriminator must be small or paper, got {self.discriminator!r}")
+        if self.gan_loss not in ("minimax", "non_saturating"):
+            problems.append(
+                f"gan_loss must be minimax or non_saturating (D must be a probability), "
+                f"got {self.gan_loss!r}"
+            )
+        for name in ("n_rollouts", "vocab_size", "n_train", "n_test", "d_rounds", "d_epochs"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("d_negatives", "d_batch_size", "mle_batch_size", "eval_samples"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("d_every", "mle_epochs", "d_pretrain_rounds", "eval_every"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.seq_len < 1 and self.dataset is None:
+            problems.append(f"seq_len must be >= 1, got {self.seq_len}")
+        if not 0.0 <= self.rollout_update_rate <= 1.0:
+            problems.append(
+                f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}"
+            )
+        if self.d_lr <= 0 or self.mle_lr <= 0:
+            problems.append("d_lr and mle_lr must be > 0")
+        if self.dataset is not None and self.oracle_params is not None:
+            problems.append("give dataset or oracle_params, not both")
+        return problems
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"SeqGAN-v0 device={name!r} but CUDA is not available; use cpu or auto")
+    return torch.device(name)
+
+
+class UniformPolicy:
+    """Next-token logits of the uniform distribution: the rollout policy before any is set."""
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(obs), self.vocab_size, device=obs.device)
+
+
+class SequenceGame:
+    """What every SeqGAN-v0 env of one run shares: the data, the oracle, the discriminator,
+    the rollout policy, and the batched completion and scoring of sequences."""
+
+    def __init__(self, config: SeqGANConfig) -> None:
+        problems = config.validate()
+        if problems:
+            raise UserError(f"invalid SeqGAN-v0 options: {'; '.join(problems)}")
+        self.config = config
+        self.device = _device(config.device)
+        self.oracle, self.data = _load_data(
+            config.dataset,
+            config.oracle_params,
+            config.vocab_size,
+            config.seq_len,
+            config.oracle_seed,
+            config.n_train,
+            config.n_test,
+            config.data_seed,
+            str(self.device),
+        )
+        self.length, self.vocab_size = self.data.length, self.data.vocab_size
+        self.start_id, self.eos_id = self.data.start_id, self.data.eos_id
+        self.pad_id = self.data.pad_id or 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed)
+            cnn_config = (
+                SequenceCNNConfig.paper(self.vocab_size)
+                if config.discriminator == "paper"
+                else SequenceCNNConfig.small(self.vocab_size)
+            )
+            self.reward_model = RewardModel(
+                SequenceCNN(cnn_config).to(self.device),
+                loss=config.gan_loss,
+                lr=config.d_lr,
+                reward="prob",
+            )
+        if config.discriminator_path:
+            self.load_discriminator(config.discriminator_path)
+        self.d_rng = torch.Generator().manual_seed(config.init_seed + 1)
+        self.rollout_policy: Callable[[torch.Tensor], torch.Tensor] = UniformPolicy(self.vocab_size)
+        self.live_policy: nn.Module | None = None
+        self.recent: list[torch.Tensor] = []
+        self.finished_since_phase = 0
+        self.d_history: list[dict[str, float]] = []
+        """Metrics of every discriminator phase, in order (the trainer logs them)."""
+
+    # --- observations -------------------------------------------------------------------
+
+    def empty_prefixes(self, n: int) -> torch.Tensor:
+        """Observations (n, T + 2) of sequences not started yet."""
+        obs = torch.full((n, self.length + 2), self.pad_id, dtype=torch.long)
+        obs[:, 0] = 0
+        obs[:, 1] = self.start_id
+        return obs
+
+    def ends(self, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Whether each sequence is finished after its latest token."""
+        done = lengths >= self.length
+        if self.eos_id is not None:
+            done |= tokens == self.eos_id
+        return done
+
+    # --- rollout policy -----------------------------------------------------------------
+
+    def set_rollout_policy(self, policy: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Use ``policy`` (observations (B, T+2) int64 tensor -> logits (B, V)) as it is."""
+        self.rollout_policy = policy
+
+    @torch.no_grad()
+    def update_rollout_policy(self, module: nn.Module, rate: float | None = None) -> None:
+        """Follow ``module`` with a delay: copy it the first time, then blend its weights in.
+
+        beta <- rate * beta + (1 - rate) * theta (``rate`` defaults to the env's
+        ``rollout_update_rate``). ``module`` maps observations to next-token logits; it
+        also becomes the source of the discriminator's fresh negatives.
+        """
+        rate = self.config.rollout_update_rate if rate is None else rate
+        self.live_policy = module
+        if not isinstance(self.rollout_policy, nn.Module):
+            self.rollout_policy = copy.deepcopy(module).to(self.device).eval()
+            return
+        for delayed, live in zip(
+            self.rollout_policy.parameters(), module.parameters(), strict=True
+        ):
+            delayed.mul_(rate).add_(live.detach().to(delayed.device), alpha=1.0 - rate)
+
+    # --- completion and scoring ---------------------------------------------------------
+
+    @torch.no_grad()
+    def complete(
+        self,
+        policy: Callable[[torch.Tensor], torch.Tensor],
+        obs: torch.Tensor,
+        uniforms: torch.Tensor,
+    ) -> torch.Tensor:
+        """Finish the prefixes ``obs`` (R, T+2) with ``policy``; the sequences (R, T).
+
+        Token s of row r is drawn by inverse CDF from ``uniforms[r, s]``, so a row's
+        completion depends only on its own prefix and uniforms. Prefixes are never changed;
+        after ``<eos>`` the rest stays ``<pad>``.
+        """
+        obs = obs.to(self.device).clone()
+        uniforms = uniforms.to(self.device)
+        lengths = obs[:, 0].clone()
+        finished = lengths >= self.length
+        if self.eos_id is not None:
+            last = obs.gather(1, (lengths + 1).unsqueeze(1)).squeeze(1)
+            finished |= (lengths > 0) & (last == self.eos_id)
+        start = int(lengths.min()) if len(obs) else self.length
+        for s in range(start, self.length):
+            rows = torch.nonzero((lengths == s) & ~finished).squeeze(1)
+            if rows.numel() == 0:
+                continue
+            logits = policy(obs[rows]).float()
+            tokens = sample_from_logits(logits.clone(), uniforms[rows, s])
+            obs[rows, 2 + s] = tokens
+            lengths[rows] = s + 1
+            obs[rows, 0] = s + 1
+            if self.eos_id is not None:
+                finished[rows] |= tokens == self.eos_id
+        return obs[:, 2:]
+
+    @torch.no_grad()
+    def score(self, sequences: torch.Tensor) -> torch.Tensor:
+        """D(x) = P(real) of each sequence (R,), in chunks, on the game's device."""
+        sequences = sequences.to(self.device)
+        if len(sequences) == 0:
+            return torch.zeros(0, device=self.device)
+        return torch.cat(
+            [self.reward_model.reward(chunk) for chunk in sequences.split(SCORE_CHUNK)]
+        )
+
+    def draw_uniforms(self, rng: np.random.Generator) -> np.ndarray:
+        """One env's randomness for one step's completions: (N, T) uniforms."""
+        return rng.random((self.config.n_rollouts, self.length), dtype=np.float32)
+
+    def step_rewards(
+        self, obs: torch.Tensor, done: torch.Tensor, uniforms: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Rewards (B,) after a step: D of finished sequences, and in rollout mode the
+        mean D of N completions (``uniforms`` (B, N, T)) of every unfinished prefix."""
+        rewards = torch.zeros(len(obs), device=self.device)
+        done = done.to(self.device)
+        if done.any():
+            rewards[done] = self.score(obs[done.cpu(), 2:])
+        open_rows = torch.nonzero(~done).squeeze(1)
+        if self.config.reward_mode == "rollout" and open_rows.numel():
+            n = self.config.n_rollouts
+            prefixes = obs[open_rows.cpu()].repeat_interleave(n, dim=0)  # (R * N, T + 2)
+            u = uniforms[open_rows.cpu()].reshape(-1, self.length)  # (R * N, T)
+            completions = self.complete(self.rollout_policy, prefixes, u)
+            rewards[open_rows] = self.score(completions).view(-1, n).mean(1)
+        return rewards
+
+    # --- the discriminator --------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self, policy: Callable[[torch.Tensor], torch.Tensor], n: int, batch_size: int = 1024
+    ) -> torch.Tensor:
+        """``n`` whole sequences (n, T) sampled from ``policy`` with the game's own RNG."""
+        out = []
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            u = torch.rand(rows, self.length, generator=self.d_rng)
+            out.append(self.complete(policy, self.empty_prefixes(rows), u).cpu())
+        return torch.cat(out) if out else torch.zeros(0, self.length, dtype=torch.long)
+
+    def record(self, sequences: torch.Tensor) -> None:
+        """Note finished sequences; run a discriminator phase every ``d_every`` of them."""
+        self.recent.append(sequences.cpu())
+        keep = self.config.d_negatives
+        while sum(len(s) for s in self.recent) - len(self.recent[0]) >= keep:
+            self.recent.pop(0)
+        self.finished_since_phase += len(sequences)
+        if self.config.d_every and self.finished_since_phase >= self.config.d_every:
+            self.finished_since_phase = 0
+            self.train_discriminator()
+
+    def train_discriminator(self, rounds: int | None = None) -> dict[str, float]:
+        """``rounds`` (default ``d_rounds``) of fresh negatives, ``d_epochs`` epochs each.
+
+        Negatives are samples of the live policy when one was given, else the sequences
+        the agent finished most recently. Returns the phase's mean metrics.
+        """
+        cfg = self.config
+        totals: dict[str, float] = {}
+        steps = 0
+        for _ in range(cfg.d_rounds if rounds is None else rounds):
+            if self.live_policy is not None:
+                was_training = self.live_policy.training
+                self.live_policy.eval()
+                fake = self.generate(self.live_policy, cfg.d_negatives)
+                self.live_policy.train(was_training)
+            else:
+                fake = torch.cat(self.recent)[-cfg.d_negatives :] if self.recent else None
+            if fake is None or len(fake) == 0:
+                break
+            pick = torch.randint(len(self.data.train), (len(fake),), generator=self.d_rng)
+            real = self.data.train[pick]
+            for _ in range(cfg.d_epochs):
+                order = torch.randperm(len(fake), generator=self.d_rng)
+                for idx in order.split(cfg.d_batch_size):
+                    metrics = self.reward_model.update(real[idx], fake[idx])
+                    for key in ("loss", "accuracy", "real_acc", "fake_acc", "real_prob"):
+                        totals[key] = totals.get(key, 0.0) + metrics[key]
+                    totals["fake_prob"] = totals.get("fake_prob", 0.0) + metrics["fake_prob"]
+                    steps += 1
+        summary = {key: value / max(steps, 1) for key, value in totals.items()}
+        if steps:
+            self.d_history.append(summary)
+        return summary
+
+    def state_dict(self) -> dict[str, Any]:
+        """The learned state (discriminator, rollout policy, counters), for checkpoints."""
+        rollout = self.rollout_policy
+        return {
+            "reward_model": self.reward_model.state_dict(),
+            "rollout_policy": rollout.state_dict() if isinstance(rollout, nn.Module) else None,
+            "finished_since_phase": self.finished_since_phase,
+            "d_rng": self.d_rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], policy: nn.Module | None = None) -> None:
+        """Restore ``state_dict()``; ``policy`` (the agent's) rebuilds the rollout copy."""
+        self.reward_model.load_state_dict(state["reward_model"])
+        if state["rollout_policy"] is not None and policy is not None:
+            self.rollout_policy = copy.deepcopy(policy).to(self.device).eval()
+            self.rollout_policy.load_state_dict(state["rollout_policy"])
+            self.live_policy = policy
+        self.finished_since_phase = state["finished_since_phase"]
+        self.d_rng.set_state(state["d_rng"])
+
+    def save_discriminator(self, path: Path) -> Path:
+        """Write the discriminator (weights, optimiser, sizes) atomically to ``path``."""
+        model = self.reward_model.discriminator
+        state = {
+            "reward_model": self.reward_model.state_dict(),
+            "cnn_config": dataclasses.asdict(model.config),
+        }
+        return save_checkpoint(path, state)
+
+    def load_discriminator(self, path: str | Path) -> None:
+        """Load ``save_discriminator``'s file; sizes must match this env's."""
+        state = load_checkpoint(Path(path))
+        if "reward_model" not in state or "cnn_config" not in state:
+            raise UserError(f"{path} is not a SeqGAN-v0 discriminator file (discriminator.pt)")
+        mine = dataclasses.asdict(self.reward_model.discriminator.config)
+        saved = {k: tuple(v) if isinstance(v, list) else v for k, v in state["cnn_config"].items()}
+        if saved != mine:
+            raise UserError(
+                f"the discriminator in {path} has sizes {saved}, this env needs {mine}; "
+                "use the same discriminator, vocabulary and data options it was trained with"
+            )
+        self.reward_model.load_state_dict(state["reward_model"])
+
+
+@functools.lru_cache(maxsize=4)
+def _load_data(
+    dataset: str | None,
+    oracle_params: str | None,
+    vocab_size: int,
+    seq_len: int,
+    oracle_seed: int,
+    n_train: int,
+    n_test: int,
+    data_seed: int,
+    device: str,
+) -> tuple[OracleLSTM | None, SequenceData]:
+    """The oracle and the real sequences; cached, as every env of a run needs the same
+    (read-only) ones and drawing 15,000 oracle samples takes seconds."""
+    if dataset is not None:
+        return None, text_data(dataset, max_len=seq_len or None, seed=data_seed)
+    oracle = (
+        OracleLSTM.from_npz(oracle_params)
+        if oracle_params
+        else OracleLSTM.random(vocab=vocab_size, seed=oracle_seed)
+    ).to(device)
+    return oracle, oracle_data(oracle, n_train, n_test, seq_len, seed=data_seed)
+
+
+def _config(config: SeqGANConfig | None, options: dict[str, Any]) -> SeqGANConfig:
+    fields = {f.name for f in dataclasses.fields(SeqGANConfig)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise UserError(
+            f"SeqGAN-v0 takes no option {unknown[0]!r}{did_you_mean(unknown[0], fields)}; "
+            f"its options: {', '.join(sorted(fields))}"
+        )
+    return dataclasses.replace(config or SeqGANConfig(), **options)
+
+
+class SeqGANEnv(gym.Env):
+    """One sequence at a time (for env checkers and other libraries); see the module doc."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    options = SeqGANConfig
+    """The dataclass whose fields are this env's keyword options (read by advrl's CLI)."""
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        config: SeqGANConfig | None = None,
+        game: SequenceGame | None = None,
+        **options: Any,
+    ) -> None:
+        self.game = game or SequenceGame(_config(config, options))
+        self.render_mode = render_mode
+        self.observation_space = TokenPrefix(self.game.vocab_size, self.game.length)
+        self.action_space = spaces.Discrete(self.game.vocab_size)
+        self._obs = self.game.empty_prefixes(1)[0].numpy()
+
+    @property
+    def recommended_hp(self) -> dict[str, Any]:
+        """Agent settings this env needs (advrl's trainer applies them before --hp):
+        discount 0 in rollout mode, so each step's return is SeqGAN's Q estimate itself;
+        1 in final mode, so every token gets credit for the final score."""
+        return {"gamma": 0.0 if self.game.config.reward_mode == "rollout" else 1.0}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._obs = self.game.empty_prefixes(1)[0].numpy()
+        return self._obs.copy(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not a token id in [0, {self.action_space.n})")
+        obs, rewards, done = _advance(
+            self.game, self._obs[None], np.array([action]), [self.np_random]
+        )
+        self._obs = obs[0]
+        return self._obs.copy(), float(rewards[0]), bool(done[0]), False, {}
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        t = int(self._obs[0])
+        return self.game.data.decode(self._obs[2 : 2 + t].tolist()) + "\n"
+
+    # The documented hooks, for users of other libraries (reach them via env.unwrapped).
+    def update_rollout_policy(self, module: nn.Module, rate: float | None = None) -> None:
+        """See ``SequenceGame.update_rollout_policy``."""
+        self.game.update_rollout_policy(module, rate)
+
+    def set_rollout_policy(self, policy: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """See ``SequenceGame.set_rollout_policy``."""
+        self.game.set_rollout_policy(policy)
+
+
+def _advance(
+    game: SequenceGame,
+    obs: np.ndarray,
+    actions: np.ndarray,
+    rngs: list[np.random.Generator],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Append ``actions`` to the prefixes ``obs`` (B, T+2); new obs, rewards and ends."""
+    obs = obs.copy()
+    rows = np.arange(len(obs))
+    lengths = obs[:, 0]
+    obs[rows, 2 + lengths] = actions
+    obs[:, 0] = lengths + 1
+    done = game.ends(np.asarray(actions), obs[:, 0])
+    uniforms = None
+    if game.config.reward_mode == "rollout":
+        # Only unfinished sequences draw, so each env's stream depends on its own steps.
+        blank = np.zeros((game.config.n_rollouts, game.length), np.float32)
+        pairs = zip(rngs, done, strict=True)
+        draws = [blank if end else game.draw_uniforms(rng) for rng, end in pairs]
+        uniforms = torch.from_numpy(np.stack(draws))
+    tensor_obs = torch.from_numpy(obs)
+    rewards = game.step_rewards(tensor_obs, torch.from_numpy(done), uniforms)
+    if done.any():
+        game.record(tensor_obs[torch.from_numpy(done), 2:])
+    return obs, rewards.cpu().numpy().astype(np.float64), done
+
+
+class SeqGANVectorEnv(gym.vector.VectorEnv):
+    """B sequences stepped together on one ``SequenceGame`` (Gymnasium's native vector env).
+
+    Finished sequences restart in the same step (``AutoresetMode.SAME_STEP``): the returned
+    observation is the new empty prefix, the finished one is in ``info["final_obs"]``.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    options = SeqGANConfig
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        render_mode: str | None = None,
+        config: SeqGANConfig | None = None,
+        game: SequenceGame | None = None,
+        **options: Any,
+    ) -> None:
+        if render_mode is not None:
+            raise UserError("SeqGAN-v0's vector env does not render; use the single env")
+        self.game = game or SequenceGame(_config(config, options))
+        self.num_envs = num_envs
+        self.render_mode = None
+        self.single_observation_space = TokenPrefix(self.game.vocab_size, self.game.length)
+        self.single_action_space = spaces.Discrete(self.game.vocab_size)
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, num_envs
+        )
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
+        self._obs = self.game.empty_prefixes(num_envs).numpy()
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None:
+            seeds = seed if isinstance(seed, list) else [seed + i for i in range(self.num_envs)]
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        self._obs = self.game.empty_prefixes(self.num_envs).numpy()
+        return self._obs.copy(), {}
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
+        if actions.min() < 0 or actions.max() >= self.game.vocab_size:
+            raise ValueError(f"actions must be token ids in [0, {self.game.vocab_size})")
+        obs, rewards, done = _advance(self.game, self._obs, actions, self._rngs)
+        infos: dict[str, Any] = {}
+        if done.any():
+            final = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(done):
+                final[i] = obs[i].copy()
+            infos = {"final_obs": final, "_final_obs": done.copy()}
+            obs[done] = self.game.empty_prefixes(int(done.sum())).numpy()
+        self._obs = obs
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return obs.copy(), rewards, done.copy(), truncated, infos
+
+    def update_rollout_policy(self, module: nn.Module, rate: float | None = None) -> None:
+        """See ``SequenceGame.update_rollout_policy``."""
+        self.game.update_rollout_policy(module, rate)
+
+    def set_rollout_policy(self, policy: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """See ``SequenceGame.set_rollout_policy``."""
+        self.game.set_rollout_policy(policy)

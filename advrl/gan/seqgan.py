@@ -1,0 +1,174 @@
+"""SeqGAN's recipe around any advrl policy-gradient agent on SeqGAN-v0 (Yu et al. 2017).
+
+1. MLE pre-training: the agent's token policy learns the real sequences by teacher-forced
+   cross-entropy (behaviour cloning on the data).
+2. Discriminator pre-training: real sequences against samples of the MLE generator.
+3. Adversarial training: the agent's own ``learn`` on the discriminator's reward, with the
+   env training the discriminator on its schedule; after every agent update
+   ``after_update`` moves the env's delayed rollout policy towards the agent's.
+
+Generation metrics (``evaluate``): NLL-oracle (oracle data only), NLL-test, BLEU-2..5
+against held-out data, Self-BLEU-4, mean discriminator reward, a temperature sweep and a few
+samples as text. ``train.py`` calls these when the env is SeqGAN-v0.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from advrl.agents.networks import ActorCritic
+from advrl.envs.seqgan import SequenceGame
+from advrl.gan.metrics import bleu, nll_oracle, self_bleu
+
+SWEEP_TEMPERATURES = (0.5, 0.75, 1.0, 1.25, 1.5)
+BLEU_HYPOTHESES = 500
+"""Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
+
+
+class Tempered(nn.Module):
+    """A logits module with its logits divided by a temperature."""
+
+    def __init__(self, module: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.module, self.temperature = module, temperature
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.module(obs) / self.temperature
+
+
+def token_nll(
+    policy: ActorCritic, sequences: torch.Tensor, start_id: int, eos_id: int | None
+) -> torch.Tensor:
+    """Each sequence's mean per-token NLL (B,) under ``policy``, with gradients.
+
+    For text, the tokens after the first ``<eos>`` (padding the env never generates) are
+    left out; oracle sequences count all T tokens.
+    """
+    logits = policy.teacher_forced_logits(sequences, start_id)  # (B, T, V)
+    nll = F.cross_entropy(logits.transpose(1, 2), sequences, reduction="none")  # (B, T)
+    if eos_id is None:
+        return nll.mean(1)
+    is_eos = (sequences == eos_id).long()
+    before_end = (is_eos.cumsum(1) - is_eos) == 0  # up to and including the first <eos>
+    return (nll * before_end).sum(1) / before_end.sum(1).clamp_min(1)
+
+
+class SeqGANRecipe:
+    """Pre-training, the rollout-policy sync and the metrics of one SeqGAN-v0 run."""
+
+    def __init__(self, game: SequenceGame, policy: ActorCritic, device: torch.device) -> None:
+        self.game, self.policy, self.device = game, policy, device
+        self.generator = policy.logits_module()
+        self.d_logged = 0
+
+    # --- 1 and 2: pre-training ----------------------------------------------------------
+
+    def pretrain_mle(self, seed: int, log: Any = None) -> list[float]:
+        """``mle_epochs`` of teacher-forced cross-entropy; the mean loss of each epoch."""
+        cfg = self.game.config
+        data = self.game.data.train.to(self.device)
+        params = list(self.generator.parameters())
+        optimizer = torch.optim.Adam(params, lr=cfg.mle_lr)
+        rng = torch.Generator().manual_seed(seed)
+        losses = []
+        self.policy.train()
+        for epoch in range(cfg.mle_epochs):
+            total, batches = 0.0, 0
+            for idx in torch.randperm(len(data), generator=rng).split(cfg.mle_batch_size):
+                loss = token_nll(
+                    self.policy, data[idx.to(self.device)], self.game.start_id, self.game.eos_id
+                ).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, 5.0)  # SeqGAN's generator clips at 5
+                optimizer.step()
+                total += loss.item()
+                batches += 1
+            losses.append(total / max(batches, 1))
+            if log is not None:
+                log(epoch + 1, losses[-1])
+        return losses
+
+    def pretrain_discriminator(self) -> dict[str, float]:
+        """``d_pretrain_rounds`` rounds against the (MLE) generator's samples.
+
+        This first ``update_rollout_policy`` call also makes the rollout policy a copy of
+        the pre-trained generator, as SeqGAN starts it.
+        """
+        self.game.update_rollout_policy(self.generator)
+        rounds = self.game.config.d_pretrain_rounds
+        return self.game.train_discriminator(rounds) if rounds else {}
+
+    # --- 3: adversarial training --------------------------------------------------------
+
+    def after_update(self) -> list[dict[str, float]]:
+        """Move the rollout policy towards the agent's; the new discriminator phases' metrics."""
+        self.game.update_rollout_policy(self.generator)
+        new = self.game.d_history[self.d_logged :]
+        self.d_logged = len(self.game.d_history)
+        return new
+
+    # --- metrics ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` sequences from the agent's policy (eval mode) at ``temperature``."""
+        was_training = self.policy.training
+        self.policy.eval()
+        module = self.generator if temperature == 1.0 else Tempered(self.generator, temperature)
+        samples = self.game.generate(module, n)
+        self.policy.train(was_training)
+        return samples
+
+    @torch.no_grad()
+    def nll_test(self, temperature: float = 1.0) -> float:
+        """The generator's mean per-token NLL of the held-out sequences."""
+        test = self.game.data.test.to(self.device)
+        total = 0.0
+        for chunk in test.split(1000):
+            logits = self.policy.teacher_forced_logits(chunk, self.game.start_id) / temperature
+            nll = F.cross_entropy(logits.transpose(1, 2), chunk, reduction="none")
+            if self.game.eos_id is not None:
+                is_eos = (chunk == self.game.eos_id).long()
+                keep = (is_eos.cumsum(1) - is_eos) == 0
+                total += float(((nll * keep).sum(1) / keep.sum(1).clamp_min(1)).sum())
+            else:
+                total += float(nll.mean(1).sum())
+        return total / max(len(test), 1)
+
+    def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
+        """Generation metrics of the agent's policy now; see the module docstring."""
+        start = time.perf_counter()
+        game = self.game
+        n = n_samples or game.config.eval_samples
+        samples = self.sample(n)
+        metrics: dict[str, Any] = {"nll_test": self.nll_test()}
+        if game.oracle is not None:
+            metrics["nll_oracle"] = nll_oracle(game.oracle, samples.to(game.device))
+        metrics["mean_reward"] = float(game.score(samples[:2000]).mean())
+        hypotheses = game.data.tokens(samples[:BLEU_HYPOTHESES])
+        references = game.data.references()
+        scores = bleu(hypotheses, references, n=(2, 3, 4, 5))
+        metrics |= {f"bleu{order}": score for order, score in scores.items()}
+        metrics["self_bleu4"] = self_bleu(hypotheses, n=4)
+        metrics["samples"] = [game.data.decode(row) for row in samples[:5]]
+        if sweep:
+            metrics["temperature_sweep"] = self.temperature_sweep(min(n, 2000))
+        metrics["eval_seconds"] = time.perf_counter() - start
+        return metrics
+
+    def temperature_sweep(self, n: int) -> list[dict[str, float]]:
+        """NLL-oracle and NLL-test at each of ``SWEEP_TEMPERATURES`` (same temperature both)."""
+        rows = []
+        for tau in SWEEP_TEMPERATURES:
+            row = {"temperature": tau, "nll_test": self.nll_test(tau)}
+            if self.game.oracle is not None:
+                samples = self.sample(n, tau).to(self.game.device)
+                row["nll_oracle"] = nll_oracle(self.game.oracle, samples)
+            rows.append(row)
+        return rows
