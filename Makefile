@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
-RUN_ARGS ?= --env GridWorld-v0 --algo reinforce
+RUN_ARGS ?= --env SeqGAN-v0 --algo ppo
 
 .PHONY: run test lint format clean venv
 

@@ -87,7 +87,8 @@ def train_parser() -> argparse.ArgumentParser:
         action="extend",
         default=[],
         metavar="KEY=VALUE",
-        help="hyperparameter override, repeatable (see --list-hp)",
+        help="hyperparameter override, repeatable (see --list-hp); preset=NAME picks a named "
+        "preset such as SeqGAN-v0's paper",
     )
     parser.add_argument(
         "--list-hp",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advrl.envs.atari import is_atari_id
+from advrl.errors import UserError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,57 @@ class Preset:
     hp: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     """Where the numbers come from, shown in logs."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Env options, below the user's --env-kwargs."""
+    total_steps: int | None = None
+    """The run's length when --total-steps is not given (None: train.py's default)."""
+    variants: dict[str, Preset] = field(default_factory=dict)
+    """Named alternatives picked with ``--hp preset=NAME`` (e.g. SeqGAN-v0's ``paper``)."""
 
 
 ATARI = "<atari>"
 """Pattern that matches every ale-py game id (ALE/Pong-v5, PongNoFrameskip-v4, ...)."""
+
+# SeqGAN-v0. The env's own defaults are the CPU configuration; ``--hp preset=paper`` is the
+# paper's synthetic-data setup (Yu et al. 2017, and the authors' code): 120 MLE epochs, 50
+# rounds of discriminator pre-training (3 epochs of 10,000 negatives each), the 1720-filter
+# CNN, 16 rollouts, and per generator step (64 sequences) 5 rounds of 10,000 fresh negatives
+# with 3 epochs each; 200 adversarial epochs. Discount 0: each step's return is its Q.
+SEQGAN_REINFORCE_HP: dict[str, Any] = {
+    "lr": 1e-3,
+    "n_steps": 20,
+    "hidden_sizes": (),
+    "value_coef": 0.5,
+    "max_grad_norm": 5.0,
+}
+SEQGAN_PPO_HP: dict[str, Any] = {
+    "lr": 1e-3,
+    "anneal_lr": False,
+    "n_steps": 20,
+    "batch_size": 320,
+    "n_epochs": 4,
+    "clip_coef": 0.2,
+    "entropy_coef": 0.0,
+    "value_coef": 0.5,
+    "max_grad_norm": 5.0,
+    "hidden_sizes": (),
+}
+SEQGAN_PAPER_ENV: dict[str, Any] = {
+    "discriminator": "paper",
+    "d_lr": 1e-4,
+    "n_rollouts": 16,
+    "mle_epochs": 120,
+    "d_pretrain_rounds": 50,
+    "d_every": 64,
+    "d_rounds": 5,
+    "d_epochs": 3,
+    "d_negatives": 10_000,
+    "d_batch_size": 64,
+    "eval_every": 64 * 20 * 10,
+}
+SEQGAN_PAPER_STEPS = 200 * 64 * 20
+SEQGAN_CPU_STEPS = 64 * 64 * 20
+"""64 generator updates of 64 sequences: about 4 minutes of adversarial training on 2 cores."""
 
 PRESETS: dict[str, list[tuple[str, Preset]]] = {
     "reinforce": [
@@ -42,15 +90,19 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
             "SeqGAN-v0",
             Preset(
                 num_envs=64,
-                hp={
-                    "lr": 1e-3,
-                    "n_steps": 20,
-                    "hidden_sizes": (),
-                    "value_coef": 0.5,
-                    "max_grad_norm": 5.0,
-                },
+                hp=SEQGAN_REINFORCE_HP,
+                total_steps=SEQGAN_CPU_STEPS,
                 source="SeqGAN (Yu et al. 2017): 64 sequences per generator update, "
                 "a linear softmax over the token LSTM, gradients clipped at 5",
+                variants={
+                    "paper": Preset(
+                        num_envs=64,
+                        hp={**SEQGAN_REINFORCE_HP, "lr": 1e-2},
+                        env_kwargs=SEQGAN_PAPER_ENV,
+                        total_steps=SEQGAN_PAPER_STEPS,
+                        source="SeqGAN's synthetic-data configuration (meant for a GPU)",
+                    )
+                },
             ),
         ),
         ("*", Preset(num_envs=4)),
@@ -133,19 +185,18 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
             "SeqGAN-v0",
             Preset(
                 num_envs=64,
-                hp={
-                    "lr": 1e-3,
-                    "anneal_lr": False,
-                    "n_steps": 20,
-                    "batch_size": 320,
-                    "n_epochs": 4,
-                    "clip_coef": 0.2,
-                    "entropy_coef": 0.0,
-                    "value_coef": 0.5,
-                    "max_grad_norm": 5.0,
-                    "hidden_sizes": (),
-                },
+                hp=SEQGAN_PPO_HP,
+                total_steps=SEQGAN_CPU_STEPS,
                 source="SeqGAN's batch of 64 sequences per update, PPO's usual clipping",
+                variants={
+                    "paper": Preset(
+                        num_envs=64,
+                        hp=SEQGAN_PPO_HP,
+                        env_kwargs=SEQGAN_PAPER_ENV,
+                        total_steps=SEQGAN_PAPER_STEPS,
+                        source="SeqGAN's synthetic-data configuration with PPO (GPU)",
+                    )
+                },
             ),
         ),
         ("*", Preset(num_envs=4)),
@@ -228,13 +279,25 @@ PRESET_ALIASES = {"double_dqn": "dqn", "dueling_dqn": "dqn", "dueling_double_dqn
 """Algorithms that use another algorithm's presets."""
 
 
-def find_preset(algo: str, env: str) -> Preset:
-    """The first preset of ``algo`` whose pattern matches ``env`` (an empty one if none)."""
+def find_preset(algo: str, env: str, variant: str = "default") -> Preset:
+    """The first preset of ``algo`` whose pattern matches ``env`` (an empty one if none),
+    or its named ``variant``; an unknown variant is a UserError listing the known ones."""
     env_id = env.split(":")[-1]
+    found = Preset()
     for pattern, preset in PRESETS.get(PRESET_ALIASES.get(algo, algo), []):
         if pattern == ATARI:
             if is_atari_id(env_id):
-                return preset
+                found = preset
+                break
         elif fnmatch.fnmatchcase(env_id, pattern):
-            return preset
-    return Preset()
+            found = preset
+            break
+    if variant == "default":
+        return found
+    if variant not in found.variants:
+        known = ", ".join(["default", *found.variants])
+        raise UserError(
+            f"no preset {variant!r} for --algo {algo} on {env}{did_you_mean(variant, known)}; "
+            f"presets here: {known}"
+        )
+    return found.variants[variant]

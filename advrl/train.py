@@ -109,6 +109,7 @@ def _plan(settings: TrainSettings) -> _Plan:
         env, algo, seed, num_envs = run["env"], run["algo"], run["seed"], run["num_envs"]
         env_kwargs = {**run["env_kwargs"], **settings.env_kwargs}
         hp_base, hp = checkpoint["config"], settings.hp
+        preset_steps = None
         run_dir = Path(settings.run_dir or run["run_dir"])
         if not run_dir.exists():
             run_dir = Path(settings.resume).resolve().parent.parent
@@ -116,10 +117,11 @@ def _plan(settings: TrainSettings) -> _Plan:
         if settings.env is None or settings.algo is None:
             raise UserError("--env and --algo are required (or --resume a checkpoint)")
         env, algo, seed = settings.env, settings.algo, settings.seed
-        env_kwargs, hp = settings.env_kwargs, settings.hp
-        preset = find_preset(algo, env)
+        hp = dict(settings.hp)
+        preset = find_preset(algo, env, str(hp.pop("preset", "default")))
         hp_base = preset.hp
         num_envs = settings.num_envs or preset.num_envs
+        preset_steps = preset.total_steps
         run_dir = Path(
             settings.run_dir or f"runs/{env_run_name(env)}__{algo}__{seed}__{int(time.time())}"
         )
@@ -129,7 +131,12 @@ def _plan(settings: TrainSettings) -> _Plan:
                 "--run-dir, or --resume a checkpoint from it"
             )
     algo_cls = get_algorithm(algo)
-    factory = resolve_env(env, env_kwargs)
+    if checkpoint is None:
+        factory = resolve_env(env, settings.env_kwargs)
+        # The preset's env options (typed already) go under the user's.
+        factory = dataclasses.replace(factory, kwargs={**preset.env_kwargs, **factory.kwargs})
+    else:
+        factory = resolve_env(env, env_kwargs)
     probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
@@ -144,7 +151,9 @@ def _plan(settings: TrainSettings) -> _Plan:
     total_steps = settings.total_steps
     if total_steps is None:
         total_steps = (
-            DEFAULT_TOTAL_STEPS if checkpoint is None else (checkpoint["run"]["total_steps"])
+            (preset_steps or DEFAULT_TOTAL_STEPS)
+            if checkpoint is None
+            else checkpoint["run"]["total_steps"]
         )
     if total_steps < 1:
         raise UserError(f"--total-steps must be positive, got {total_steps}")

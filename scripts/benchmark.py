@@ -14,20 +14,28 @@ import torch
 
 from advrl import __version__
 from advrl.benchmark import SUITES, format_table, run_suite, write_json
+from advrl.benchmark_seqgan import format_seqgan_table, run_seqgan_benchmark
+from advrl.checkpoint import write_json_atomic
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--suite", choices=sorted(SUITES), required=True)
+    parser.add_argument("--suite", choices=sorted([*SUITES, "seqgan"]), required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=None, help="override each case's budget")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON output (default benchmarks/<suite>.json)"
     )
+    parser.add_argument(
+        "--preset", default="default", help="seqgan suite: default (CPU) or paper (GPU)"
+    )
+    parser.add_argument("--device", default="auto", help="seqgan suite: auto, cpu or cuda")
     args = parser.parse_args()
+    if args.suite == "seqgan":
+        return seqgan(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -49,6 +57,21 @@ def main() -> int:
             "command": " ".join(sys.argv),
         },
     )
+    print(f"results: {out}")
+    return 0
+
+
+def seqgan(args: argparse.Namespace) -> int:
+    """The SeqGAN-v0 suite: MLE vs SeqGAN (REINFORCE, PPO) on the paper's oracle."""
+    print(f"suite seqgan, preset {args.preset}, torch threads {torch.get_num_threads()}")
+    result = run_seqgan_benchmark(
+        args.preset, seed=args.seeds[0], adversarial_steps=args.steps, device=args.device
+    )
+    print(format_seqgan_table(result))
+    suffix = "" if args.preset == "default" else f"_{args.preset}"
+    out = args.out or Path("benchmarks") / f"seqgan{suffix}.json"
+    result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
+    write_json_atomic(out, result)
     print(f"results: {out}")
     return 0
 

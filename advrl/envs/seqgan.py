@@ -116,15 +116,15 @@ class SeqGANConfig:
     """Start from a saved discriminator (``discriminator.pt`` of a run)."""
     gan_loss: str = "minimax"
     """minimax (SeqGAN) or non_saturating; the reward is D = P(real) either way."""
-    d_lr: float = 1e-4
-    """Adam learning rate of the discriminator (SeqGAN: 1e-4)."""
-    d_every: int = 64
+    d_lr: float = 1e-3
+    """Adam learning rate of the discriminator (SeqGAN: 1e-4, with far more steps)."""
+    d_every: int = 128
     """Finished sequences between discriminator phases; 0 freezes the discriminator."""
     d_rounds: int = 1
     """Rounds of fresh negatives per phase (SeqGAN: 5)."""
-    d_epochs: int = 1
+    d_epochs: int = 3
     """Epochs over each round's real and fake sequences (SeqGAN: 3)."""
-    d_negatives: int = 256
+    d_negatives: int = 1024
     """Fake (and as many real) sequences per round (SeqGAN: 10,000)."""
     d_batch_size: int = 64
     """Discriminator minibatch size (of real and of fake sequences each)."""
@@ -136,7 +136,7 @@ class SeqGANConfig:
     """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
     mle_batch_size: int = 64
     """Sequences per MLE step (SeqGAN: 64)."""
-    d_pretrain_rounds: int = 10
+    d_pretrain_rounds: int = 6
     """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
     eval_samples: int = 10_000
     """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
@@ -383,12 +383,13 @@ class SequenceGame:
         """``rounds`` (default ``d_rounds``) of fresh negatives, ``d_epochs`` epochs each.
 
         Negatives are samples of the live policy when one was given, else the sequences
-        the agent finished most recently. Returns the phase's mean metrics.
+        the agent finished most recently. Returns the mean metrics of the last round.
         """
         cfg = self.config
         totals: dict[str, float] = {}
         steps = 0
         for _ in range(cfg.d_rounds if rounds is None else rounds):
+            totals, steps = {}, 0  # report the last round: the discriminator as it ends
             if self.live_policy is not None:
                 was_training = self.live_policy.training
                 self.live_policy.eval()

@@ -40,9 +40,12 @@ class Tempered(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.module(obs) / self.temperature
 
+    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
+        return self.module.teacher_forced_logits(sequences, start_id) / self.temperature
+
 
 def token_nll(
-    policy: ActorCritic, sequences: torch.Tensor, start_id: int, eos_id: int | None
+    policy: ActorCritic | Tempered, sequences: torch.Tensor, start_id: int, eos_id: int | None
 ) -> torch.Tensor:
     """Each sequence's mean per-token NLL (B,) under ``policy``, with gradients.
 
@@ -50,7 +53,9 @@ def token_nll(
     left out; oracle sequences count all T tokens.
     """
     logits = policy.teacher_forced_logits(sequences, start_id)  # (B, T, V)
-    nll = F.cross_entropy(logits.transpose(1, 2), sequences, reduction="none")  # (B, T)
+    # Flattened rows: cross_entropy on a (B, V, T) transpose is several times slower on CPU.
+    nll = F.cross_entropy(logits.flatten(0, 1), sequences.flatten(), reduction="none")
+    nll = nll.view_as(sequences)  # (B, T)
     if eos_id is None:
         return nll.mean(1)
     is_eos = (sequences == eos_id).long()
@@ -130,15 +135,10 @@ class SeqGANRecipe:
         """The generator's mean per-token NLL of the held-out sequences."""
         test = self.game.data.test.to(self.device)
         total = 0.0
+        tempered = Tempered(self.policy, temperature)
         for chunk in test.split(1000):
-            logits = self.policy.teacher_forced_logits(chunk, self.game.start_id) / temperature
-            nll = F.cross_entropy(logits.transpose(1, 2), chunk, reduction="none")
-            if self.game.eos_id is not None:
-                is_eos = (chunk == self.game.eos_id).long()
-                keep = (is_eos.cumsum(1) - is_eos) == 0
-                total += float(((nll * keep).sum(1) / keep.sum(1).clamp_min(1)).sum())
-            else:
-                total += float(nll.mean(1).sum())
+            nll = token_nll(tempered, chunk, self.game.start_id, self.game.eos_id)
+            total += float(nll.sum())
         return total / max(len(test), 1)
 
     def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:

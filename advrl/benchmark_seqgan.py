@@ -1,0 +1,200 @@
+"""SeqGAN-v0 on the paper's oracle: MLE only, SeqGAN with REINFORCE, SeqGAN with PPO.
+
+One process, one seed: the generator is MLE pre-trained once and the discriminator
+pre-trained once; both adversarial runs then start from copies of those same two models,
+so the three rows differ only in what happened after MLE. Each row reports NLL-oracle,
+NLL-test (at temperature 1) and wall time; the paper's figures are printed beside them. A
+second table gives the Monte Carlo reward throughput of the env (B=64, N=16, T=20,
+V=5000).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from advrl.agents import get_algorithm, resolve_device
+from advrl.config import config_from_overrides
+from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.gan.seqgan import SeqGANRecipe
+from advrl.logger import RunLogger
+from advrl.presets import find_preset
+from advrl.train import seed_everything
+
+PAPER_ORACLE = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/seqgan_oracle"
+PAPER_NLL_ORACLE = {"mle": 9.038, "seqgan_reinforce": 8.736}
+
+
+def _env_options(preset: str, oracle_params: str | None) -> dict[str, Any]:
+    options = dict(find_preset("ppo", "SeqGAN-v0", preset).env_kwargs)
+    if oracle_params:
+        options["oracle_params"] = oracle_params
+    return options
+
+
+def run_seqgan_benchmark(
+    preset: str = "default",
+    seed: int = 1,
+    adversarial_steps: int | None = None,
+    device: str = "auto",
+    oracle_params: str | None = None,
+) -> dict[str, Any]:
+    """The three rows and the throughput figures, as a JSON-ready dict."""
+    torch_device = resolve_device(device)
+    if oracle_params is None and (PAPER_ORACLE / "target_params.npz").exists():
+        oracle_params = str(PAPER_ORACLE / "target_params.npz")
+    options = _env_options(preset, oracle_params)
+    options["device"] = str(torch_device)
+    config = SeqGANConfig(**options)
+    seed_everything(seed)
+    game = SequenceGame(config)
+    space = SeqGANEnv(game=game).observation_space
+
+    def new_agent(algo: str) -> tuple[Any, Any]:
+        found = find_preset(algo, "SeqGAN-v0", preset)
+        algo_cls = get_algorithm(algo)
+        hp = {**found.hp, "gamma": 0.0 if config.reward_mode == "rollout" else 1.0}
+        cfg = config_from_overrides(algo_cls.Config, hp, {}, algo)
+        agent = algo_cls(space, gym.spaces.Discrete(game.vocab_size), cfg, torch_device)
+        return agent, found.num_envs
+
+    rows: dict[str, dict[str, Any]] = {}
+    mle_agent, _ = new_agent("ppo")
+    recipe = SeqGANRecipe(game, mle_agent.policy, torch_device)
+    start = time.perf_counter()
+    recipe.pretrain_mle(seed)
+    mle_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    d_metrics = recipe.pretrain_discriminator()
+    d_seconds = time.perf_counter() - start
+    rows["mle"] = {**_row(recipe), "wall_s": mle_seconds}
+    rows["mle"]["discriminator_pretrain_accuracy"] = d_metrics.get("accuracy")
+    generator_state = copy.deepcopy(mle_agent.policy.logits_module().state_dict())
+    game_state = game.state_dict()
+
+    steps = adversarial_steps or find_preset("ppo", "SeqGAN-v0", preset).total_steps
+    for algo in ("reinforce", "ppo"):
+        seed_everything(seed)
+        agent, num_envs = new_agent(algo)
+        agent.policy.logits_module().load_state_dict(generator_state)
+        game.load_state_dict(game_state, agent.policy.logits_module())
+        game.d_history.clear()
+        recipe = SeqGANRecipe(game, agent.policy, torch_device)
+        recipe.after_update()  # the rollout policy starts as the MLE generator
+        envs = gym.wrappers.vector.RecordEpisodeStatistics(
+            SeqGANVectorEnv(num_envs=num_envs, game=game)
+        )
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as log_dir:
+            logger = RunLogger(
+                Path(log_dir), steps, on_update=lambda _step, r=recipe: r.after_update()
+            )
+            agent.learn(envs, steps, logger, seed=seed)
+            logger.close()
+        wall = time.perf_counter() - start
+        history = game.d_history
+        rows[f"seqgan_{algo}"] = {
+            **_row(recipe),
+            "wall_s": wall + mle_seconds + d_seconds,
+            "adversarial_s": wall,
+            "adversarial_steps": steps,
+            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+        }
+    return {
+        "preset": preset,
+        "seed": seed,
+        "device": str(torch_device),
+        "oracle": oracle_params or f"random (seed {config.oracle_seed})",
+        "env_options": dataclasses.asdict(config),
+        "rows": rows,
+        "throughput": mc_throughput(torch_device),
+    }
+
+
+def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
+    metrics = recipe.evaluate(sweep=True)
+    return {
+        "nll_oracle": metrics.get("nll_oracle"),
+        "nll_test": metrics["nll_test"],
+        "bleu4": metrics["bleu4"],
+        "self_bleu4": metrics["self_bleu4"],
+        "temperature_sweep": metrics["temperature_sweep"],
+    }
+
+
+def mc_throughput(
+    device: torch.device, batch: int = 64, n_rollouts: int = 16, repeats: int = 3
+) -> dict[str, float]:
+    """Sequences the env completes and scores per second in rollout mode (B=64, N=16,
+    T=20, V=5000, the small discriminator, an MLE-sized token LSTM rollout policy).
+
+    One whole episode of B sequences: T - 1 steps of B * N completions each, plus the B
+    finished sequences; the median of ``repeats`` episodes.
+    """
+    config = SeqGANConfig(n_train=64, n_test=64, n_rollouts=n_rollouts, d_every=0)
+    config.device = str(device)
+    game = SequenceGame(config)
+    envs = SeqGANVectorEnv(num_envs=batch, game=game)
+    policy = get_algorithm("ppo")(
+        envs.single_observation_space,
+        envs.single_action_space,
+        config_from_overrides(get_algorithm("ppo").Config, {"hidden_sizes": ()}, {}, "ppo"),
+        device,
+    ).policy
+    game.update_rollout_policy(policy.logits_module())
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(repeats):
+        envs.reset(seed=0)
+        start = time.perf_counter()
+        for _ in range(game.length):
+            envs.step(rng.integers(0, game.vocab_size, size=batch))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
+    scored = batch * n_rollouts * (game.length - 1) + batch
+    return {
+        "batch": batch,
+        "n_rollouts": n_rollouts,
+        "seq_len": game.length,
+        "vocab_size": game.vocab_size,
+        "episode_seconds": seconds,
+        "sequences_scored_per_s": scored / seconds,
+        "env_steps_per_s": batch * game.length / seconds,
+    }
+
+
+def format_seqgan_table(result: dict[str, Any]) -> str:
+    """Markdown tables of ``run_seqgan_benchmark``'s result."""
+    lines = [
+        f"SeqGAN-v0, preset {result['preset']}, oracle {result['oracle']}, "
+        f"device {result['device']}, seed {result['seed']}",
+        "",
+        "| generator | NLL-oracle | NLL-test | BLEU-4 | Self-BLEU-4 | wall s | paper NLL-oracle |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    paper = {"mle": "9.038", "seqgan_reinforce": "8.736", "seqgan_ppo": "-"}
+    for name, row in result["rows"].items():
+        oracle = "-" if row["nll_oracle"] is None else f"{row['nll_oracle']:.3f}"
+        lines.append(
+            f"| {name} | {oracle} | {row['nll_test']:.3f} | {row['bleu4']:.3f} | "
+            f"{row['self_bleu4']:.3f} | {row['wall_s']:.0f} | {paper[name]} |"
+        )
+    t = result["throughput"]
+    lines += [
+        "",
+        f"Monte Carlo rewards (B={t['batch']}, N={t['n_rollouts']}, T={t['seq_len']}, "
+        f"V={t['vocab_size']}): {t['sequences_scored_per_s']:,.0f} sequences completed and "
+        f"scored per second ({t['env_steps_per_s']:,.0f} env steps/s; "
+        f"{t['episode_seconds']:.2f} s per episode of {t['batch']} sequences)",
+    ]
+    return "\n".join(lines)

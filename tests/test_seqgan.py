@@ -1,0 +1,282 @@
+"""SeqGAN-v0: reward semantics, batching, checkers, the SeqGAN recipe and the users' command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, run_script
+from torch import nn
+
+import advrl  # noqa: F401  (registers SeqGAN-v0)
+from advrl.agents.networks import ActorCritic, TokenLSTM
+from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.errors import UserError
+from advrl.gan.seqgan import SeqGANRecipe
+
+TINY = {"vocab_size": 6, "seq_len": 5, "n_train": 200, "n_test": 50, "n_rollouts": 4}
+SMALL = {"vocab_size": 40, "seq_len": 8, "n_train": 2000, "n_test": 500, "n_rollouts": 4}
+
+
+class CountOnes(nn.Module):
+    """A hand-written discriminator: D(x) = 0.01 + 0.98 * (fraction of tokens equal to 1)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = 0.01 + 0.98 * (x == 1).float().mean(1)
+        return torch.log(p) - torch.log1p(-p)  # the logit, so that D = sigmoid(logit) = p
+
+
+def fixture_score(sequences: torch.Tensor) -> torch.Tensor:
+    return 0.01 + 0.98 * (sequences == 1).float().mean(1)
+
+
+def game_with_fixture(**options) -> SequenceGame:
+    game = SequenceGame(SeqGANConfig(**{**TINY, "d_every": 0, **options}))
+    game.reward_model.discriminator = CountOnes()
+    return game
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- reward semantics -----------------------------------------------------------------------
+
+
+def test_final_mode_pays_only_at_the_last_step():
+    env = SeqGANEnv(game=game_with_fixture(reward_mode="final"))
+    env.reset(seed=0)
+    actions = [1, 0, 1, 1, 3]
+    rewards, ends = [], []
+    for a in actions:
+        obs, reward, terminated, _, _ = env.step(a)
+        rewards.append(reward)
+        ends.append(terminated)
+    assert rewards[:-1] == [0.0] * 4 and ends == [False] * 4 + [True]
+    assert rewards[-1] == pytest.approx(0.01 + 0.98 * 3 / 5)
+    assert obs.tolist() == [5, 0, *actions]
+
+
+def test_rollout_reward_is_the_mean_score_of_completions_that_keep_the_prefix():
+    game = game_with_fixture(reward_mode="rollout", n_rollouts=8)
+    seen = []
+    complete = game.complete
+
+    def spy(policy, obs, uniforms):
+        out = complete(policy, obs, uniforms)
+        seen.append((obs.clone(), out.clone()))
+        return out
+
+    game.complete = spy
+    env = SeqGANEnv(game=game)
+    env.reset(seed=1)
+    prefix = []
+    for t, a in enumerate([1, 2, 1, 0]):
+        _, reward, terminated, _, _ = env.step(a)
+        prefix.append(a)
+        inputs, completions = seen[-1]
+        assert len(completions) == 8 and not terminated
+        assert (inputs[:, 2 : 3 + t] == torch.tensor(prefix)).all()  # given the prefix
+        assert (completions[:, : t + 1] == torch.tensor(prefix)).all()  # and kept it
+        assert reward == pytest.approx(float(fixture_score(completions).mean()), abs=1e-6)
+    assert len({tuple(row.tolist()) for row in seen[0][1]}) > 1  # uniform completions vary
+
+
+def test_rollout_policy_decides_the_completions():
+    game = game_with_fixture(reward_mode="rollout")
+
+    def always_one(obs: torch.Tensor) -> torch.Tensor:
+        logits = torch.full((len(obs), 6), -30.0)
+        logits[:, 1] = 30.0
+        return logits
+
+    game.set_rollout_policy(always_one)
+    env = SeqGANEnv(game=game)
+    env.reset(seed=0)
+    _, reward, *_ = env.step(0)  # prefix [0], completions [0, 1, 1, 1, 1]
+    assert reward == pytest.approx(0.01 + 0.98 * 4 / 5, abs=1e-6)
+
+
+def test_delayed_rollout_policy_blends_weights():
+    game = game_with_fixture()
+    live = nn.Linear(3, 6)
+    game.update_rollout_policy(live)
+    first = game.rollout_policy.weight.detach().clone()
+    assert torch.equal(first, live.weight) and game.rollout_policy is not live
+    with torch.no_grad():
+        live.weight.add_(1.0)
+    game.update_rollout_policy(live, rate=0.8)
+    assert torch.allclose(game.rollout_policy.weight, 0.8 * first + 0.2 * live.weight)
+
+
+def test_text_episodes_end_at_eos(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c\nb c a\nc a b\na a b\n" * 20)
+    env = SeqGANEnv(dataset=str(corpus), reward_mode="final", d_every=0)
+    eos = env.game.eos_id
+    env.reset(seed=0)
+    word = env.game.data.vocab.index("a")
+    _, reward, terminated, *_ = env.step(word)
+    assert not terminated and reward == 0.0
+    obs, reward, terminated, *_ = env.step(eos)
+    assert terminated and 0.0 < reward < 1.0
+    assert env.game.data.decode(obs[2:]) == "a"
+
+
+def test_bad_options_and_data_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="reward_mode"):
+        SeqGANEnv(reward_mode="sometimes")
+    with pytest.raises(UserError, match="did you mean n_rollouts"):
+        SeqGANEnv(n_rolouts=3)
+    with pytest.raises(UserError, match="not found"):
+        SeqGANEnv(dataset=str(tmp_path / "missing.txt"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(UserError):
+        SeqGANEnv(dataset=str(empty))
+
+
+# --- batching and checkers ------------------------------------------------------------------
+
+
+def _play(env, actions, seed):
+    env.reset(seed=seed)
+    return [env.step(a)[1] for a in actions]
+
+
+def test_vector_env_agrees_with_single_envs_and_batch_size_changes_nothing():
+    config = SeqGANConfig(**SMALL, d_every=0)
+    game = SequenceGame(config)
+    policy = nn.Sequential(TokenLSTM(40), nn.Linear(32, 40))
+    game.update_rollout_policy(policy)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 40, size=(8, 5))  # 5 envs, 8 steps: one whole sequence
+    vector_rewards = {}
+    for n in (5, 3):
+        vec = SeqGANVectorEnv(num_envs=n, game=game)
+        vec.reset(seed=10)
+        vector_rewards[n] = np.stack([vec.step(actions[t, :n])[1] for t in range(8)])
+    np.testing.assert_allclose(vector_rewards[3], vector_rewards[5][:, :3], atol=1e-5)
+    single = SeqGANEnv(game=game)
+    for i in range(5):
+        rewards = _play(single, actions[:, i], seed=10 + i)
+        np.testing.assert_allclose(rewards, vector_rewards[5][:, i], atol=1e-5)
+
+
+def test_vector_env_autoresets_in_the_same_step():
+    vec = gym.make_vec(
+        "SeqGAN-v0", num_envs=3, vectorization_mode="vector_entry_point", **TINY, d_every=0
+    )
+    obs, _ = vec.reset(seed=0)
+    for _ in range(5):
+        obs, _, terminated, truncated, info = vec.step(np.array([1, 2, 3]))
+    assert terminated.all() and not truncated.any()
+    assert (obs[:, 0] == 0).all()  # already the next sequences' empty prefixes
+    assert info["final_obs"][0].tolist() == [5, 0, 1, 1, 1, 1, 1]
+
+
+def test_passes_both_env_checkers():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make("SeqGAN-v0", **TINY)
+    check_env(env.unwrapped)
+    sb3_check_env(env.unwrapped)
+
+
+def test_makes_in_a_fresh_process_by_module_prefix():
+    code = "import gymnasium as gym; e = gym.make('advrl:SeqGAN-v0', vocab_size=7, seq_len=3, n_train=10, n_test=5); print(e.action_space)"  # noqa: E501
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "Discrete(7)" in out.stdout
+
+
+def test_stable_baselines3_ppo_learns_on_it_unchanged():
+    from stable_baselines3 import PPO
+
+    env = gym.make("SeqGAN-v0", **TINY, reward_mode="final")
+    model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=128)
+
+
+# --- the SeqGAN recipe ----------------------------------------------------------------------
+
+
+def _recipe(**options) -> tuple[SequenceGame, ActorCritic, SeqGANRecipe]:
+    config = SeqGANConfig(**{**SMALL, "eval_samples": 500, **options})
+    game = SequenceGame(config)
+    space = SeqGANEnv(game=game).observation_space
+    torch.manual_seed(0)
+    policy = ActorCritic(space, gym.spaces.Discrete(40), hidden_sizes=())
+    return game, policy, SeqGANRecipe(game, policy, torch.device("cpu"))
+
+
+def test_mle_pretraining_lowers_nll_oracle_and_discriminator_learns():
+    _, _, recipe = _recipe(mle_epochs=5, d_pretrain_rounds=20, d_negatives=256)
+    untrained = recipe.evaluate()
+    losses = recipe.pretrain_mle(seed=0)
+    trained = recipe.evaluate()
+    assert losses[-1] < losses[0]
+    assert trained["nll_oracle"] < untrained["nll_oracle"] - 0.3
+    assert trained["nll_test"] < untrained["nll_test"] - 0.3
+    metrics = recipe.pretrain_discriminator()
+    assert metrics["accuracy"] > 0.6
+
+
+def test_short_adversarial_run_raises_the_discriminator_reward():
+    from advrl.agents.ppo import PPO, PPOConfig
+    from advrl.logger import RunLogger
+
+    game, _, _ = _recipe(reward_mode="rollout", d_every=0, mle_epochs=0)
+    vec = SeqGANVectorEnv(num_envs=32, game=game)
+    config = PPOConfig(lr=3e-3, gamma=0.0, n_steps=8, batch_size=128, n_epochs=4)
+    config.hidden_sizes = ()
+    torch.manual_seed(0)
+    agent = PPO(vec.single_observation_space, vec.single_action_space, config, torch.device("cpu"))
+    recipe = SeqGANRecipe(game, agent.policy, torch.device("cpu"))
+    recipe.pretrain_discriminator()  # d_pretrain_rounds (10) against the untrained policy
+    before = float(game.score(recipe.sample(1000)).mean())
+    logger = RunLogger(ROOT / "runs" / "_test_seqgan_adv", 32 * 8 * 15)
+    try:
+        agent.learn(vec, 32 * 8 * 15, logger, seed=0)
+    finally:
+        logger.close()
+    after = float(game.score(recipe.sample(1000)).mean())
+    assert after > before + 0.05
+
+
+# --- the users' command ---------------------------------------------------------------------
+
+
+def test_users_command_end_to_end_writes_the_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    kwargs = "vocab_size=60 seq_len=8 n_train=500 n_test=100 mle_epochs=2 d_pretrain_rounds=2 eval_samples=300 d_negatives=64"  # noqa: E501
+    result = run_script(
+        "train_agent.py",
+        "--env", "SeqGAN-v0", "--algo", "ppo", "--total-steps", "1280",
+        "--env-kwargs", *kwargs.split(), "--run-dir", str(run_dir),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "after MLE" in result.stderr and "after adversarial training" in result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("nll_oracle", "nll_test", "nll_oracle_mle", "bleu2", "bleu5", "self_bleu4"):
+        assert isinstance(summary[key], float), key
+    assert summary["discriminator_accuracy"] is not None
+    assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
+    assert (run_dir / "generator.pt").exists() and (run_dir / "discriminator.pt").exists()
+    # The trained discriminator is reusable as a fixed reward model.
+    env = SeqGANEnv(
+        **{k: int(v) for k, v in (kv.split("=") for kv in kwargs.split()[:4])},
+        discriminator_path=str(run_dir / "discriminator.pt"),
+        d_every=0,
+    )
+    assert env.game.reward_model.updates > 0
