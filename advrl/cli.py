@@ -13,10 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from advrl.agents import ALGORITHMS, get_algorithm, resolve_device
-from advrl.checkpoint import load_checkpoint
+from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.config import field_docs, split_assignments, type_name
-from advrl.envs.make import make_env, resolve_env
 from advrl.errors import UserError
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
@@ -69,6 +67,21 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--num-envs", type=int, default=None, help="parallel envs (default: the preset's)"
+    )
+    parser.add_argument(
+        "--reward",
+        default="env",
+        help="what the agent learns from: env (the env's reward), gail (a discriminator "
+        "trained on --demos), or model:PATH (a saved reward model, frozen)",
+    )
+    parser.add_argument("--demos", type=Path, default=None, help="demonstrations for gail")
+    parser.add_argument(
+        "--reward-kwargs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="GAIL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward",
     )
     parser.add_argument(
         "--vec",
@@ -153,6 +166,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             capture_video=args.capture_video,
             vec=args.vec,
+            reward=args.reward,
+            demos=args.demos,
+            reward_kwargs=split_assignments(args.reward_kwargs, "--reward-kwargs"),
         )
         summary = train(settings)
         if summary["eval_episodes"]:
@@ -169,6 +185,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print(f"checkpoint:  {summary['checkpoint']}")
         if summary["videos"]:
             print(f"videos:      {summary['videos']}")
+        if summary.get("reward_model"):
+            print(f"reward model: {summary['reward_model']}")
         print(f"summary:     {Path(run_dir) / 'summary.json'}")
         return 0
 
@@ -197,21 +215,11 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def main() -> int:
-        from advrl.evaluation import evaluate
+        from advrl.evaluation import evaluate, load_agent
 
         if args.episodes < 1:
             raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-        payload = load_checkpoint(args.checkpoint)
-        run = payload["run"]
-        algo_cls = get_algorithm(run["algo"])
-        factory = resolve_env(run["env"], run["env_kwargs"])
-        probe = make_env(factory, training=False)
-        config = algo_cls.Config(**payload["config"])
-        agent = algo_cls(
-            probe.observation_space, probe.action_space, config, resolve_device(args.device)
-        )
-        probe.close()
-        agent.load_state_dict(payload["agent"])
+        agent, factory, run = load_agent(args.checkpoint, args.device)
         video_dir = None
         if args.video is not None:
             video_dir = Path(
@@ -242,6 +250,44 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
             )
         if video_dir is not None:
             print(f"videos: {video_dir}")
+        return 0
+
+    return _run(main)
+
+
+def record_demos_main(argv: Sequence[str] | None = None) -> int:
+    """``record_demos.py CHECKPOINT --episodes N --out demos.npz``: expert demonstrations."""
+    parser = argparse.ArgumentParser(
+        prog="record_demos.py",
+        description="Record whole episodes of a trained agent (greedy by default) as an .npz "
+        "of obs, actions, next_obs, dones and episode_returns, for --reward gail.",
+    )
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("demos.npz"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--stochastic", action="store_true", help="sample the agent's actions")
+    args = parser.parse_args(argv)
+
+    def main() -> int:
+        import numpy as np
+
+        from advrl.evaluation import load_agent, record_demos
+
+        if args.episodes < 1:
+            raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+        agent, factory, run = load_agent(args.checkpoint, args.device)
+        demos = record_demos(agent, factory, args.episodes, args.seed, not args.stochastic)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(args.out.name + ".tmp.npz")
+        np.savez_compressed(tmp, **demos)
+        tmp.replace(args.out)
+        returns = demos["episode_returns"]
+        print(
+            f"{run['env']}: {args.episodes} episodes, {len(demos['obs'])} transitions, "
+            f"return {returns.mean():.3f} ± {returns.std():.3f} -> {args.out}"
+        )
         return 0
 
     return _run(main)

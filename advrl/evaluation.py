@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from advrl.envs.make import EnvFactory, make_env
+from advrl.agents import get_algorithm, resolve_device
+from advrl.checkpoint import load_checkpoint
+from advrl.envs.make import EnvFactory, make_env, resolve_env
 
 DEFAULT_EPISODE_CAP = 10_000
 """Step cap for evaluation episodes of envs without a time limit (a greedy policy can loop)."""
@@ -43,3 +46,52 @@ def evaluate(
     finally:
         env.close()
     return returns
+
+
+def load_agent(checkpoint: Path, device: str = "auto") -> tuple[Any, EnvFactory, dict[str, Any]]:
+    """The trained agent of a checkpoint, its env factory and the run's metadata."""
+    payload = load_checkpoint(checkpoint)
+    run = payload["run"]
+    algo_cls = get_algorithm(run["algo"])
+    factory = resolve_env(run["env"], run["env_kwargs"])
+    probe = make_env(factory, training=False)
+    config = algo_cls.Config(**payload["config"])
+    agent = algo_cls(probe.observation_space, probe.action_space, config, resolve_device(device))
+    probe.close()
+    agent.load_state_dict(payload["agent"])
+    return agent, factory, run
+
+
+def record_demos(
+    agent: Any, factory: EnvFactory, episodes: int, seed: int = 0, deterministic: bool = True
+) -> dict[str, np.ndarray]:
+    """``episodes`` whole episodes of ``agent``: observations, actions, next observations,
+    episode ends (terminated or truncated) and each episode's return, as arrays."""
+    env = make_env(factory, training=False)
+    cap = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else None
+    obs_list, actions, next_obs, dones, returns = [], [], [], [], []
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed if episode == 0 else None)
+            total = 0.0
+            for _ in range(cap or DEFAULT_EPISODE_CAP):
+                action = agent.act(np.asarray(obs)[None], deterministic)[0]
+                new_obs, reward, terminated, truncated, _ = env.step(action)
+                obs_list.append(np.asarray(obs))
+                actions.append(np.asarray(action))
+                next_obs.append(np.asarray(new_obs))
+                dones.append(terminated or truncated)
+                total += float(reward)
+                obs = new_obs
+                if terminated or truncated:
+                    break
+            returns.append(total)
+    finally:
+        env.close()
+    return {
+        "obs": np.stack(obs_list),
+        "actions": np.stack(actions),
+        "next_obs": np.stack(next_obs),
+        "dones": np.array(dones),
+        "episode_returns": np.array(returns),
+    }

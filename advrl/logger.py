@@ -28,7 +28,11 @@ class RunLogger:
         start_step: int = 0,
         hparams: Mapping[str, Any] | None = None,
         on_update: Callable[[int], None] | None = None,
+        return_tag: str = "charts/episodic_return",
     ) -> None:
+        """``return_tag`` names the episode-return curve: ``charts/true_episodic_return``
+        when the agent learns from a learned reward and the env's own is for reference."""
+        self.return_tag = return_tag
         self.writer = SummaryWriter(str(log_dir), purge_step=start_step or None)
         self.global_step = start_step
         self.total_steps = total_steps
@@ -73,7 +77,7 @@ class RunLogger:
             self.episodes += 1
             self.recent_returns.append(episode_return)
             self.curve.append((self.global_step, episode_return))
-            self.writer.add_scalar("charts/episodic_return", episode_return, self.global_step)
+            self.writer.add_scalar(self.return_tag, episode_return, self.global_step)
             self.writer.add_scalar("charts/episodic_length", length, self.global_step)
         self.bar.update(steps)
         now = time.perf_counter()

@@ -38,6 +38,13 @@ from advrl.envs.make import EnvFactory, env_run_name, make_env, make_vector_env,
 from advrl.envs.seqgan import SequenceGame
 from advrl.errors import UserError
 from advrl.evaluation import evaluate
+from advrl.gan.gail import (
+    GAILConfig,
+    LearnedReward,
+    load_demos,
+    load_reward_model,
+    make_reward_model,
+)
 from advrl.gan.seqgan import SeqGANRecipe
 from advrl.logger import RunLogger
 from advrl.presets import find_preset
@@ -68,6 +75,12 @@ class TrainSettings:
     """Save a checkpoint every this many env steps (0: only at the end)."""
     resume: Path | None = None
     capture_video: bool = False
+    reward: str = "env"
+    """env (the env's own), gail (learned from --demos), or model:PATH (a frozen one)."""
+    demos: Path | None = None
+    """Expert demonstrations (record_demos.py) for reward=gail."""
+    reward_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """GAIL options (advrl.gan.gail.GAILConfig); strings are typed by it."""
     vec: str = "auto"
     """Vector env kind: auto (native if the env has one, else sync), sync, async, native."""
 
@@ -86,6 +99,9 @@ class _Plan:
     device: torch.device
     run_dir: Path
     checkpoint: dict[str, Any] | None
+    reward: str = "env"
+    demos: Path | None = None
+    gail: GAILConfig | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -140,6 +156,7 @@ def _plan(settings: TrainSettings) -> _Plan:
     probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
+        is_seqgan = isinstance(getattr(probe.unwrapped, "game", None), SequenceGame)
         if checkpoint is None:
             # Settings the env itself asks for (SeqGAN-v0's discount), over the preset.
             fields = {f.name for f in dataclasses.fields(algo_cls.Config)}
@@ -148,6 +165,14 @@ def _plan(settings: TrainSettings) -> _Plan:
     finally:
         probe.close()
     config = config_from_overrides(algo_cls.Config, hp_base, hp, f"--algo {algo}")
+    reward, demos, gail = _plan_reward(settings, checkpoint, env)
+    if reward.startswith("model:") and is_seqgan:
+        # A SeqGAN-v0 discriminator is the env's own reward model: load it there, frozen.
+        path = reward.removeprefix("model:")
+        factory = dataclasses.replace(
+            factory, kwargs={**factory.kwargs, "discriminator_path": path, "d_every": 0}
+        )
+        reward = "env"
     total_steps = settings.total_steps
     if total_steps is None:
         total_steps = (
@@ -170,7 +195,39 @@ def _plan(settings: TrainSettings) -> _Plan:
         resolve_device(settings.device),
         run_dir,
         checkpoint,
+        reward,
+        demos,
+        gail,
     )
+
+
+def _plan_reward(
+    settings: TrainSettings, checkpoint: dict[str, Any] | None, env: str
+) -> tuple[str, Path | None, GAILConfig | None]:
+    """Check --reward, --demos and --reward-kwargs; a resumed run keeps its own."""
+    if checkpoint is not None:
+        run = checkpoint["run"]
+        reward = run.get("reward", "env")
+        demos = Path(run["demos"]) if run.get("demos") else None
+        base = run.get("gail") or {}
+        base = {**base, "hidden_sizes": tuple(base.get("hidden_sizes", (64, 64)))}
+    else:
+        reward, demos, base = settings.reward, settings.demos, {}
+    if reward not in ("env", "gail") and not reward.startswith("model:"):
+        raise UserError(f"--reward must be env, gail or model:PATH, got {reward!r}")
+    if reward == "gail" and demos is None:
+        raise UserError("--reward gail needs --demos FILE (make one with record_demos.py)")
+    if demos is not None and reward != "gail":
+        raise UserError("--demos is only used with --reward gail")
+    if reward.startswith("model:") and not Path(reward.removeprefix("model:")).is_file():
+        raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
+    if settings.reward_kwargs and reward != "gail":
+        raise UserError("--reward-kwargs configure --reward gail only")
+    gail = None
+    if reward == "gail":
+        gail = config_from_overrides(GAILConfig, base, settings.reward_kwargs, "--reward gail")
+        load_demos(demos)  # a bad file fails here, before anything is written
+    return reward, demos, gail
 
 
 @contextlib.contextmanager
@@ -195,6 +252,17 @@ def _graceful_ctrl_c(logger: RunLogger) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _learned_reward(plan: _Plan, envs: Any) -> LearnedReward:
+    """Wrap ``envs`` so the agent learns from GAIL's or a saved reward model's reward."""
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
+    if plan.reward == "gail":
+        assert plan.gail is not None and plan.demos is not None
+        model = make_reward_model(obs_space, act_space, plan.gail)
+        return LearnedReward(envs, model, load_demos(plan.demos), plan.gail, seed=plan.seed)
+    model = load_reward_model(plan.reward.removeprefix("model:"), obs_space, act_space)
+    return LearnedReward(envs, model)
 
 
 def _seqgan_recipe(envs: Any, agent: Any, device: torch.device) -> SeqGANRecipe | None:
@@ -311,6 +379,10 @@ def train(settings: TrainSettings) -> dict[str, Any]:
 
     seed_everything(plan.seed)
     envs = make_vector_env(plan.factory, plan.num_envs, settings.vec)
+    learned: LearnedReward | None = None
+    if plan.reward != "env":
+        learned = _learned_reward(plan, envs)
+        envs = learned
     agent = plan.algo_cls(
         envs.single_observation_space, envs.single_action_space, plan.config, plan.device
     )
@@ -320,6 +392,8 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         set_rng_state(plan.checkpoint["rng"])
         if recipe is not None:
             recipe.game.load_state_dict(plan.checkpoint["env_state"], recipe.generator)
+        if learned is not None and plan.checkpoint.get("reward_model") is not None:
+            learned.reward_model.load_state_dict(plan.checkpoint["reward_model"])
 
     run_meta = {
         "env": plan.env,
@@ -330,6 +404,9 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         "run_dir": str(plan.run_dir),
         "total_steps": plan.total_steps,
         "advrl_version": advrl.__version__,
+        "reward": plan.reward,
+        "demos": str(plan.demos) if plan.demos else None,
+        "gail": dataclasses.asdict(plan.gail) if plan.gail else None,
     }
 
     def save(name: str) -> Path:
@@ -341,10 +418,12 @@ def train(settings: TrainSettings) -> dict[str, Any]:
                 "agent": agent.state_dict(),
                 "rng": rng_state(),
                 "env_state": recipe.game.state_dict() if recipe is not None else None,
+                "reward_model": learned.reward_model.state_dict() if learned else None,
             },
         )
 
     last_saved = agent.global_step
+    logged_phases = [0]
 
     def maybe_checkpoint(step: int) -> None:
         nonlocal last_saved
@@ -356,11 +435,21 @@ def train(settings: TrainSettings) -> dict[str, Any]:
     def on_update(step: int) -> None:
         if recipe is not None:
             seqgan.after_update(step)
+        if learned is not None:
+            for phase in learned.history[logged_phases[0] :]:
+                for key, value in phase.items():
+                    logger.writer.add_scalar(f"discriminator/{key}", value, step)
+            logged_phases[0] = len(learned.history)
         maybe_checkpoint(step)
 
     hparams = {**run_meta, **dataclasses.asdict(plan.config), "device": str(plan.device)}
     logger = RunLogger(
-        plan.run_dir, plan.total_steps, agent.global_step, hparams, on_update=on_update
+        plan.run_dir,
+        plan.total_steps,
+        agent.global_step,
+        hparams,
+        on_update=on_update,
+        return_tag="charts/true_episodic_return" if learned else "charts/episodic_return",
     )
     seqgan = _SeqGANStages(recipe, logger, plan.seed) if recipe is not None else None
     if seqgan is not None and plan.checkpoint is None:
@@ -400,6 +489,18 @@ def train(settings: TrainSettings) -> dict[str, Any]:
         )
     else:
         returns = np.zeros(0)
+    if learned is not None:
+        path = learned.save(
+            plan.run_dir / "reward_model.pt",
+            envs.single_observation_space,
+            envs.single_action_space,
+        )
+        history = learned.history
+        seqgan_summary |= {
+            "reward_model": str(path),
+            "discriminator_phases": len(history),
+            "discriminator_accuracy": history[-1].get("accuracy") if history else None,
+        }
     summary = {
         "env": plan.env,
         "algo": plan.algo_cls.name,

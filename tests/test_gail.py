@@ -1,0 +1,95 @@
+"""GAIL on CartPole: demonstrations, learning from the discriminator only, frozen reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_script
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from advrl.gan.gail import load_demos
+from advrl.train import TrainSettings, train
+
+
+@pytest.fixture(scope="module")
+def expert(tmp_path_factory):
+    """A PPO CartPole expert (500) and 10 recorded episodes of it."""
+    root = tmp_path_factory.mktemp("gail")
+    summary = train(
+        TrainSettings(
+            env="CartPole-v1", algo="ppo", seed=2, eval_episodes=3, run_dir=root / "expert"
+        )
+    )
+    assert summary["eval_return_mean"] >= 475
+    demos = root / "demos.npz"
+    result = run_script(
+        "record_demos.py", summary["checkpoint"], "--episodes", "10", "--out", str(demos)
+    )
+    assert result.returncode == 0, result.stderr
+    return root, demos
+
+
+def test_record_demos_writes_whole_episodes(expert):
+    _, path = expert
+    demos = load_demos(path)
+    assert len(demos["episode_returns"]) == 10
+    assert len(demos["obs"]) == len(demos["actions"]) == len(demos["next_obs"])
+    assert demos["dones"].sum() == 10 and demos["dones"][-1]
+    assert demos["episode_returns"].mean() >= 475
+    # next_obs of a step is the obs of the following step inside an episode
+    inside = np.flatnonzero(~demos["dones"][:-1])
+    np.testing.assert_array_equal(demos["next_obs"][inside], demos["obs"][inside + 1])
+
+
+def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
+    root, demos = expert
+    run_dir = root / "gail"
+    summary = train(
+        TrainSettings(
+            env="CartPole-v1",
+            algo="ppo",
+            seed=1,
+            total_steps=100_000,
+            reward="gail",
+            demos=demos,
+            run_dir=run_dir,
+        )
+    )
+    assert summary["eval_return_mean"] >= 450, summary["eval_returns"]
+    assert summary["discriminator_phases"] > 10
+    tags = EventAccumulator(str(run_dir)).Reload().Tags()["scalars"]
+    assert "charts/true_episodic_return" in tags
+    assert "charts/episodic_return" not in tags  # the env's reward is for reference only
+    assert "discriminator/accuracy" in tags
+
+    # The saved reward model is reusable, frozen, as another run's reward.
+    reuse = train(
+        TrainSettings(
+            env="CartPole-v1",
+            algo="ppo",
+            seed=3,
+            total_steps=2048,
+            eval_episodes=1,
+            reward=f"model:{summary['reward_model']}",
+            run_dir=root / "reuse",
+        )
+    )
+    assert reuse["discriminator_phases"] == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--reward", "gail"], "needs --demos"),
+        (["--reward", "gail", "--demos", "missing.npz"], "not found"),
+        (["--reward", "model:missing.pt"], "not found"),
+        (["--reward", "sometimes"], "--reward must be"),
+        (["--demos", "x.npz"], "only used with --reward gail"),
+    ],
+)
+def test_bad_reward_options_are_one_line_errors(args, message, tmp_path):
+    result = run_script(
+        "train_agent.py", "--env", "CartPole-v1", "--algo", "ppo", *args, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
