@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import run_script
+from gymnasium.spaces import Discrete
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from advrl.gan.gail import load_demos
+from advrl.gan.gail import load_demos, load_reward_model, pair_features
 from advrl.train import TrainSettings, train
 
 
@@ -61,6 +63,16 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     assert "charts/true_episodic_return" in tags
     assert "charts/episodic_return" not in tags  # the env's reward is for reference only
     assert "discriminator/accuracy" in tags
+
+    # CartPole would also be solved by any positive per-step reward (-log(1 - D) > 0 is
+    # GAIL's survival bias), so check that the reward learned the expert: on the expert's
+    # states, the expert's action earns more than the other one.
+    space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    model = load_reward_model(summary["reward_model"], space, gym.spaces.Discrete(2))
+    data = load_demos(demos)
+    expert_reward = model.reward(pair_features(data["obs"], data["actions"], Discrete(2)))
+    other_reward = model.reward(pair_features(data["obs"], 1 - data["actions"], Discrete(2)))
+    assert (expert_reward > other_reward).float().mean() > 0.65  # measured 0.76
 
     # The saved reward model is reusable, frozen, as another run's reward.
     reuse = train(

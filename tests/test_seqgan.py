@@ -280,3 +280,14 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
         d_every=0,
     )
     assert env.game.reward_model.updates > 0
+    # ... and through the CLI, as another run's frozen reward.
+    result = run_script(
+        "train_agent.py",
+        "--env", "SeqGAN-v0", "--algo", "reinforce", "--total-steps", "640",
+        "--reward", f"model:{run_dir / 'discriminator.pt'}",
+        "--env-kwargs", *kwargs.split(), "--run-dir", str(tmp_path / "reuse"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reuse = json.loads((tmp_path / "reuse" / "summary.json").read_text())
+    assert reuse["env_kwargs"]["d_every"] == 0
+    assert reuse["seqgan"]["discriminator_phases"] == 0

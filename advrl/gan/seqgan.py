@@ -100,12 +100,15 @@ class SeqGANRecipe:
         return losses
 
     def pretrain_discriminator(self) -> dict[str, float]:
-        """``d_pretrain_rounds`` rounds against the (MLE) generator's samples.
+        """``d_pretrain_rounds`` rounds against the (MLE) generator's samples; none when
+        the env loaded a trained discriminator (``discriminator_path``).
 
         This first ``update_rollout_policy`` call also makes the rollout policy a copy of
         the pre-trained generator, as SeqGAN starts it.
         """
         self.game.update_rollout_policy(self.generator)
+        if self.game.config.discriminator_path:
+            return {}  # a loaded discriminator is trained already (and may be frozen)
         rounds = self.game.config.d_pretrain_rounds
         return self.game.train_discriminator(rounds) if rounds else {}
 
