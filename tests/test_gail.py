@@ -105,3 +105,36 @@ def test_bad_reward_options_are_one_line_errors(args, message, tmp_path):
     )
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gail_on_image_observations_uses_the_cnn_discriminator(tmp_path):
+    """Pong frames (4x84x84 uint8): demos record and a GAIL run trains a CNN discriminator."""
+    env_kwargs = {"max_episode_steps": 400}
+    expert = train(
+        TrainSettings(
+            env="ALE/Pong-v5", algo="ppo", seed=1, total_steps=512, num_envs=2,
+            env_kwargs=env_kwargs, eval_episodes=0, run_dir=tmp_path / "expert",
+            hp={"n_steps": "128"},
+        )
+    )  # fmt: skip
+    demos = tmp_path / "demos.npz"
+    result = run_script(
+        "record_demos.py", expert["checkpoint"], "--episodes", "1", "--out", str(demos)
+    )
+    assert result.returncode == 0, result.stderr
+    assert load_demos(demos)["obs"].dtype == np.uint8
+    summary = train(
+        TrainSettings(
+            env="ALE/Pong-v5", algo="ppo", seed=1, total_steps=512, num_envs=2,
+            env_kwargs=env_kwargs, eval_episodes=0, run_dir=tmp_path / "gail",
+            hp={"n_steps": "128"}, reward="gail", demos=demos,
+            reward_kwargs={"d_every": "128", "d_steps": "2", "batch_size": "32"},
+        )
+    )  # fmt: skip
+    assert summary["discriminator_phases"] == 4
+    model = load_reward_model(
+        summary["reward_model"],
+        gym.spaces.Box(0, 255, (4, 84, 84), np.uint8),
+        gym.spaces.Discrete(6),
+    )
+    assert type(model.discriminator).__name__ == "ImagePairDiscriminator"

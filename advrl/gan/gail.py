@@ -10,7 +10,8 @@ every ``d_every`` env steps the discriminator takes ``d_steps`` minibatch steps,
 (``--reward model:PATH``).
 
 The discriminator is an MLP over the flattened observation (standardised with running
-statistics) and the action (one-hot for ``Discrete``); the reward is -log(1 - D) by
+statistics) and the action (one-hot for ``Discrete``), or for image observations the Nature
+CNN on the frames with the action joined to its features; the reward is -log(1 - D) by
 default. Note that this reward is always positive, which on its own rewards survival: on
 CartPole that alone solves the task (a known GAIL bias, Kostrikov et al. 2019); ``log_d``
 is the always-negative alternative.
@@ -28,7 +29,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from advrl.agents.networks import mlp
+from advrl.agents.networks import NatureCNN, is_image_space, mlp
 from advrl.checkpoint import load_checkpoint, save_checkpoint
 from advrl.errors import UserError
 from advrl.gan.reward_model import RewardModel
@@ -88,18 +89,45 @@ def feature_size(observation_space: spaces.Space, action_space: spaces.Space) ->
     return obs + act
 
 
+class ImagePairDiscriminator(nn.Module):
+    """D over (image observation, action) pairs: the Nature CNN on the frames, then an MLP
+    on its features and the action. Takes ``pair_features`` rows (pixels, then action)."""
+
+    def __init__(
+        self, observation_space: spaces.Box, action_dim: int, hidden_sizes: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.shape = tuple(observation_space.shape)
+        self.obs_dim = int(np.prod(self.shape))
+        self.cnn = NatureCNN(self.shape[0], self.shape)
+        self.head = mlp(512 + action_dim, hidden_sizes, 1)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        frames = pairs[:, : self.obs_dim].reshape(-1, *self.shape)  # raw 0..255 values
+        return self.head(torch.cat([self.cnn(frames), pairs[:, self.obs_dim :]], dim=1))
+
+
 def make_reward_model(
     observation_space: spaces.Space, action_space: spaces.Space, config: GAILConfig
 ) -> RewardModel:
-    """A transition discriminator (MLP) in a RewardModel with standardised inputs."""
-    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) > 1:
-        raise UserError(
-            f"the GAIL discriminator takes flat vector observations; got {observation_space} "
-            "(image observations are not supported yet)"
+    """A transition discriminator in a RewardModel: an MLP over standardised vector
+    observations and the action, or the Nature CNN for image observations."""
+    if is_image_space(observation_space):
+        action_dim = feature_size(observation_space, action_space) - int(
+            np.prod(observation_space.shape)
         )
-    net = mlp(feature_size(observation_space, action_space), config.hidden_sizes, 1)
+        net: nn.Module = ImagePairDiscriminator(observation_space, action_dim, config.hidden_sizes)
+        normalize = False  # the CNN scales pixels itself
+    elif isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1:
+        net = mlp(feature_size(observation_space, action_space), config.hidden_sizes, 1)
+        normalize = True
+    else:
+        raise UserError(
+            f"the GAIL discriminator takes vector or image (C, H, W) observations; got "
+            f"{observation_space}"
+        )
     return RewardModel(
-        net, loss=config.loss, lr=config.lr, reward=config.reward, normalize_inputs=True
+        net, loss=config.loss, lr=config.lr, reward=config.reward, normalize_inputs=normalize
     )
 
 
@@ -137,19 +165,20 @@ class LearnedReward(gym.vector.VectorWrapper):
         self.reward_model = reward_model
         self.config = config or GAILConfig()
         space = env.single_action_space
-        self.expert = None
+        self.expert: tuple[np.ndarray, np.ndarray] | None = None
         if demos is not None:
-            expert = pair_features(demos["obs"], demos["actions"], space)
-            if expert.shape[1] != feature_size(env.single_observation_space, space):
+            features = pair_features(demos["obs"][:1], demos["actions"][:1], space).shape[1]
+            if features != feature_size(env.single_observation_space, space):
                 raise UserError(
-                    f"the demonstrations have {expert.shape[1]} features per (obs, action) "
-                    f"pair, this env {feature_size(env.single_observation_space, space)}; "
-                    "record them on the same env"
+                    f"the demonstrations have {features} features per (obs, action) pair, "
+                    f"this env {feature_size(env.single_observation_space, space)}; record "
+                    "them on the same env"
                 )
-            self.expert = expert
-        self.rng = torch.Generator().manual_seed(seed)
+            self.expert = (demos["obs"], demos["actions"])
+        self.rng = np.random.default_rng(seed)
         self._obs: np.ndarray | None = None
-        self._recent: list[torch.Tensor] = []
+        # The agent's latest pairs, kept as the env gave them (uint8 frames stay uint8).
+        self._recent: list[tuple[np.ndarray, np.ndarray]] = []
         self._since_phase = 0
         self.history: list[dict[str, float]] = []
 
@@ -159,13 +188,14 @@ class LearnedReward(gym.vector.VectorWrapper):
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        pairs = pair_features(self._obs, actions, self.env.single_action_space)
+        prev_obs, actions = self._obs, np.asarray(actions)
+        pairs = pair_features(prev_obs, actions, self.env.single_action_space)
         obs, _, terminated, truncated, infos = self.env.step(actions)
         self._obs = np.asarray(obs)
         rewards = self.reward_model.reward(pairs).cpu().numpy().astype(np.float64)
         if self.expert is not None:
-            self._recent.append(pairs)
-            self._since_phase += len(pairs)
+            self._recent.append((prev_obs, actions))
+            self._since_phase += len(actions)
             if self._since_phase >= self.config.d_every:
                 self.train_discriminator()
         return obs, rewards, terminated, truncated, infos
@@ -173,14 +203,17 @@ class LearnedReward(gym.vector.VectorWrapper):
     def train_discriminator(self) -> dict[str, float]:
         """``d_steps`` steps of expert pairs (real) against the latest agent pairs (fake)."""
         cfg = self.config
-        agent = torch.cat(self._recent)
+        agent_obs = np.concatenate([obs for obs, _ in self._recent])
+        agent_actions = np.concatenate([actions for _, actions in self._recent])
         self._recent, self._since_phase = [], 0
+        expert_obs, expert_actions = self.expert
+        space = self.env.single_action_space
         totals: dict[str, float] = {}
         for _ in range(cfg.d_steps):
-            real = self.expert[
-                torch.randint(len(self.expert), (cfg.batch_size,), generator=self.rng)
-            ]
-            fake = agent[torch.randint(len(agent), (cfg.batch_size,), generator=self.rng)]
+            e = self.rng.integers(len(expert_obs), size=cfg.batch_size)
+            a = self.rng.integers(len(agent_obs), size=cfg.batch_size)
+            real = pair_features(expert_obs[e], expert_actions[e], space)
+            fake = pair_features(agent_obs[a], agent_actions[a], space)
             for key, value in self.reward_model.update(real, fake).items():
                 totals[key] = totals.get(key, 0.0) + value / cfg.d_steps
         self.history.append(totals)
