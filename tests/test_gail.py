@@ -65,14 +65,26 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     assert "discriminator/accuracy" in tags
 
     # CartPole would also be solved by any positive per-step reward (-log(1 - D) > 0 is
-    # GAIL's survival bias), so check that the reward learned the expert: on the expert's
-    # states, the expert's action earns more than the other one.
+    # GAIL's survival bias), so check that the reward learned the expert: it scores the
+    # expert's (state, action) pairs above those of a uniformly random policy.
     space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-    model = load_reward_model(summary["reward_model"], space, gym.spaces.Discrete(2))
+    model = load_reward_model(summary["reward_model"], space, Discrete(2))
     data = load_demos(demos)
     expert_reward = model.reward(pair_features(data["obs"], data["actions"], Discrete(2)))
-    other_reward = model.reward(pair_features(data["obs"], 1 - data["actions"], Discrete(2)))
-    assert (expert_reward > other_reward).float().mean() > 0.65  # measured 0.76
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    random_obs, random_actions = [], []
+    for _ in range(2000):
+        action = env.action_space.sample()
+        random_obs.append(obs)
+        random_actions.append(action)
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            obs, _ = env.reset()
+    random_reward = model.reward(
+        pair_features(np.stack(random_obs), np.array(random_actions), Discrete(2))
+    )
+    assert expert_reward.mean() > random_reward.mean() + 0.05  # measured 0.69 vs 0.55
 
     # The saved reward model is reusable, frozen, as another run's reward.
     reuse = train(
