@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.config import field_docs, split_assignments, type_name
@@ -220,6 +221,8 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         if args.episodes < 1:
             raise UserError(f"--episodes must be >= 1, got {args.episodes}")
         agent, factory, run = load_agent(args.checkpoint, args.device)
+        if run["env"].split(":")[-1].startswith("SeqGAN"):
+            return _evaluate_generator(agent, factory, args)
         video_dir = None
         if args.video is not None:
             video_dir = Path(
@@ -291,3 +294,25 @@ def record_demos_main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _run(main)
+
+
+def _evaluate_generator(agent: Any, factory: Any, args: argparse.Namespace) -> int:
+    """SeqGAN-v0 checkpoints: generation metrics under the run's own discriminator."""
+    from advrl.checkpoint import load_checkpoint
+    from advrl.envs.make import make_env
+    from advrl.gan.seqgan import SeqGANRecipe
+
+    env = make_env(factory, training=False)
+    game = env.unwrapped.game
+    payload = load_checkpoint(args.checkpoint)
+    if payload.get("env_state") is not None:
+        game.load_state_dict(payload["env_state"])
+    recipe = SeqGANRecipe(game, agent.policy, agent.device)
+    metrics = recipe.evaluate()
+    samples = metrics.pop("samples")
+    if args.json:
+        print(json.dumps({**metrics, "samples": samples}))
+    else:
+        print("  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+        print("\n".join(samples))
+    return 0

@@ -273,6 +273,10 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     assert summary["discriminator_accuracy"] is not None
     assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
     assert (run_dir / "generator.pt").exists() and (run_dir / "discriminator.pt").exists()
+    # evaluate.py reports generation metrics under the run's own discriminator.
+    result = run_script("evaluate.py", summary["checkpoint"], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["nll_oracle"] == pytest.approx(summary["nll_oracle"], abs=0.5)
     # The trained discriminator is reusable as a fixed reward model.
     env = SeqGANEnv(
         **{k: int(v) for k, v in (kv.split("=") for kv in kwargs.split()[:4])},
