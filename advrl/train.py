@@ -127,8 +127,8 @@ def _plan(settings: TrainSettings) -> _Plan:
         hp_base, hp = checkpoint["config"], settings.hp
         preset_steps = None
         run_dir = Path(settings.run_dir or run["run_dir"])
-        if not run_dir.exists():
-            run_dir = Path(settings.resume).resolve().parent.parent
+        if settings.run_dir is None and not run_dir.exists():
+            run_dir = Path(settings.resume).resolve().parent.parent  # the run was moved
     else:
         if settings.env is None or settings.algo is None:
             raise UserError("--env and --algo are required (or --resume a checkpoint)")
