@@ -16,6 +16,7 @@ from typing import Any
 
 from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.config import field_docs, split_assignments, type_name
+from advrl.envs.make import make_env, resolve_env
 from advrl.errors import UserError
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
@@ -132,15 +133,46 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list_hp(algo: str, env: str | None) -> int:
+def _list_hp(algo: str, env: str | None, hp: dict[str, str]) -> int:
     algo_cls = get_algorithm(algo)
-    preset = find_preset(algo, env or "*")
+    variant = hp.get("preset", "default")
+    preset = find_preset(algo, env or "*", variant)
+    values = dict(preset.hp)
+    options = None
+    if env:
+        factory = resolve_env(env)
+        creator = _env_creator(env)
+        options = getattr(creator, "options", None)
+        # What the env asks of the agent (SeqGAN-v0's discount) is applied over the preset.
+        if hasattr(creator, "recommended_hp"):
+            probe = make_env(dataclasses.replace(factory, kwargs=preset.env_kwargs), training=False)
+            values |= getattr(probe.unwrapped, "recommended_hp", {})
+            probe.close()
     docs = field_docs(algo_cls.Config)
-    print(f"hyperparameters of {algo}" + (f" (preset for {env})" if env else "") + ":")
+    where = f" ({variant} preset for {env})" if env else ""
+    print(f"hyperparameters of {algo}{where}, set with --hp KEY=VALUE:")
     for f in dataclasses.fields(algo_cls.Config):
-        value = preset.hp.get(f.name, f.default)
+        value = values.get(f.name, f.default)
         print(f"  {f.name}={value}  [{type_name(f.type)}]  {docs.get(f.name, '')}")
+    if dataclasses.is_dataclass(options):
+        print(f"options of {env}, set with --env-kwargs KEY=VALUE:")
+        option_docs = field_docs(options)
+        for f in dataclasses.fields(options):
+            value = preset.env_kwargs.get(f.name, f.default)
+            print(f"  {f.name}={value}  [{type_name(f.type)}]  {option_docs.get(f.name, '')}")
     return 0
+
+
+def _env_creator(env: str) -> Any:
+    """The class or function a registered env id is built by (None for other specs)."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    env_id = env.split(":")[-1]
+    if env_id not in gym.registry:
+        return None
+    entry = gym.registry[env_id].entry_point
+    return load_env_creator(entry) if isinstance(entry, str) else entry
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
@@ -151,7 +183,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if args.list_hp:
             if not args.algo:
                 raise UserError("--list-hp needs --algo")
-            return _list_hp(args.algo, args.env)
+            return _list_hp(args.algo, args.env, split_assignments(args.hp, "--hp"))
         settings = TrainSettings(
             env=args.env,
             algo=args.algo,

@@ -295,9 +295,9 @@ def find_preset(algo: str, env: str, variant: str = "default") -> Preset:
     if variant == "default":
         return found
     if variant not in found.variants:
-        known = ", ".join(["default", *found.variants])
+        known = ["default", *found.variants]
         raise UserError(
             f"no preset {variant!r} for --algo {algo} on {env}{did_you_mean(variant, known)}; "
-            f"presets here: {known}"
+            f"presets here: {', '.join(known)}"
         )
     return found.variants[variant]

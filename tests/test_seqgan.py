@@ -295,3 +295,18 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     reuse = json.loads((tmp_path / "reuse" / "summary.json").read_text())
     assert reuse["env_kwargs"]["d_every"] == 0
     assert reuse["seqgan"]["discriminator_phases"] == 0
+
+
+def test_list_hp_shows_what_the_run_would_use_and_the_env_options():
+    result = run_script("train_agent.py", "--env", "SeqGAN-v0", "--algo", "ppo", "--list-hp")
+    assert result.returncode == 0, result.stderr
+    assert "gamma=0.0" in result.stdout  # the env's recommended discount, over the preset
+    assert "options of SeqGAN-v0" in result.stdout and "n_rollouts=16" in result.stdout
+    paper = run_script(
+        "train_agent.py", "--env", "SeqGAN-v0", "--algo", "ppo", "--list-hp", "--hp", "preset=paper"
+    )
+    assert "discriminator=paper" in paper.stdout and "mle_epochs=120" in paper.stdout
+    bad = run_script(
+        "train_agent.py", "--env", "SeqGAN-v0", "--algo", "ppo", "--list-hp", "--hp", "preset=papr"
+    )
+    assert bad.returncode == 2 and "did you mean paper" in bad.stderr
