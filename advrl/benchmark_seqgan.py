@@ -61,7 +61,7 @@ def run_seqgan_benchmark(
     def new_agent(algo: str) -> tuple[Any, Any]:
         found = find_preset(algo, "SeqGAN-v0", preset)
         algo_cls = get_algorithm(algo)
-        hp = {**found.hp, "gamma": 0.0 if config.reward_mode == "rollout" else 1.0}
+        hp = {**found.hp, **SeqGANEnv(game=game).recommended_hp}
         cfg = config_from_overrides(algo_cls.Config, hp, {}, algo)
         agent = algo_cls(space, gym.spaces.Discrete(game.vocab_size), cfg, torch_device)
         return agent, found.num_envs

@@ -16,7 +16,7 @@ from typing import Any
 
 from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.config import field_docs, split_assignments, type_name
-from advrl.envs.make import make_env, resolve_env
+from advrl.envs.make import make_env, registered_creator, resolve_env
 from advrl.errors import UserError
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
@@ -141,7 +141,7 @@ def _list_hp(algo: str, env: str | None, hp: dict[str, str]) -> int:
     options = None
     if env:
         factory = resolve_env(env)
-        creator = _env_creator(env)
+        creator = registered_creator(env.split(":")[-1])
         options = getattr(creator, "options", None)
         # What the env asks of the agent (SeqGAN-v0's discount) is applied over the preset.
         if hasattr(creator, "recommended_hp"):
@@ -161,18 +161,6 @@ def _list_hp(algo: str, env: str | None, hp: dict[str, str]) -> int:
             value = preset.env_kwargs.get(f.name, f.default)
             print(f"  {f.name}={value}  [{type_name(f.type)}]  {option_docs.get(f.name, '')}")
     return 0
-
-
-def _env_creator(env: str) -> Any:
-    """The class or function a registered env id is built by (None for other specs)."""
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
-
-    env_id = env.split(":")[-1]
-    if env_id not in gym.registry:
-        return None
-    entry = gym.registry[env_id].entry_point
-    return load_env_creator(entry) if isinstance(entry, str) else entry
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:

@@ -356,7 +356,7 @@ class _SeqGANStages:
             "discriminator_accuracy": history[-1]["accuracy"] if history else None,
             "samples": final["samples"],
             "seqgan": {
-                **{k: v for k, v in self.mle.items()},
+                **self.mle,
                 "after_adversarial": final,
                 "discriminator_phases": len(history),
                 "generator": str(run_dir / "generator.pt"),

@@ -101,8 +101,7 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
             f"unknown env {env_id!r}{did_you_mean(env_id, gym.registry)}; use a registered "
             "Gymnasium id (e.g. GridWorld-v0, CartPole-v1, ALE/Pong-v5) or module.path:ClassName"
         )
-    entry = gym.registry[env_id].entry_point
-    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    creator = registered_creator(env_id)
     kwargs = parse_call_kwargs(creator, raw_kwargs, f"env {env_id!r}", extra=_MAKE_KWARGS)
 
     defaults = atari_make_kwargs(env_id) if is_atari_id(env_id) else {}
@@ -113,12 +112,21 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
     return EnvFactory(spec, make, kwargs, make_vector=_native_vector(env_id))
 
 
+def registered_creator(env_id: str, vector: bool = False) -> Any:
+    """The class or function a registered id is built by (its vector env's with ``vector``);
+    None for an unregistered id or a missing vector entry point."""
+    if env_id not in gym.registry:
+        return None
+    spec = gym.registry[env_id]
+    entry = spec.vector_entry_point if vector else spec.entry_point
+    return load_env_creator(entry) if isinstance(entry, str) else entry
+
+
 def _native_vector(env_id: str) -> Callable[..., gym.vector.VectorEnv] | None:
     """The env's own vector env, if it autoresets in the same step as advrl's agents need."""
-    entry = gym.registry[env_id].vector_entry_point
-    if entry is None:
+    creator = registered_creator(env_id, vector=True)
+    if creator is None:
         return None
-    creator = load_env_creator(entry) if isinstance(entry, str) else entry
     mode = getattr(creator, "metadata", {}).get("autoreset_mode")
     if mode != gym.vector.AutoresetMode.SAME_STEP:
         return None  # e.g. CartPoleVectorEnv resets in the next step: use SyncVectorEnv

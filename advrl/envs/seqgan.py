@@ -58,6 +58,8 @@ from advrl.gan.oracle import OracleLSTM, sample_from_logits
 from advrl.gan.reward_model import RewardModel
 
 REWARD_MODES = ("final", "rollout")
+D_METRICS = ("loss", "accuracy", "real_acc", "fake_acc", "real_prob", "fake_prob")
+"""The discriminator metrics a phase reports (means over its last round)."""
 SCORE_CHUNK = 4096
 """Rows per discriminator pass when scoring completions (bounds peak memory)."""
 
@@ -241,7 +243,8 @@ class SequenceGame:
         self.d_rng = torch.Generator().manual_seed(config.init_seed + 1)
         self.rollout_policy: Callable[[torch.Tensor], torch.Tensor] = UniformPolicy(self.vocab_size)
         self.live_policy: nn.Module | None = None
-        self.recent: list[torch.Tensor] = []
+        self.recent = torch.zeros(0, self.length, dtype=torch.long)
+        """The latest finished sequences (at most ``d_negatives``), negatives without a policy."""
         self.finished_since_phase = 0
         self.d_history: list[dict[str, float]] = []
         """Metrics of every discriminator phase, in order (the trainer logs them)."""
@@ -360,20 +363,25 @@ class SequenceGame:
     def generate(
         self, policy: Callable[[torch.Tensor], torch.Tensor], n: int, batch_size: int = 1024
     ) -> torch.Tensor:
-        """``n`` whole sequences (n, T) sampled from ``policy`` with the game's own RNG."""
+        """``n`` whole sequences (n, T) sampled from ``policy`` with the game's own RNG.
+
+        A module policy samples in eval mode (dropout off), and gets its mode back after.
+        """
+        was_training = isinstance(policy, nn.Module) and policy.training
+        if isinstance(policy, nn.Module):
+            policy.eval()
         out = []
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
             u = torch.rand(rows, self.length, generator=self.d_rng)
             out.append(self.complete(policy, self.empty_prefixes(rows), u).cpu())
+        if was_training:
+            policy.train()
         return torch.cat(out) if out else torch.zeros(0, self.length, dtype=torch.long)
 
     def record(self, sequences: torch.Tensor) -> None:
         """Note finished sequences; run a discriminator phase every ``d_every`` of them."""
-        self.recent.append(sequences.cpu())
-        keep = self.config.d_negatives
-        while sum(len(s) for s in self.recent) - len(self.recent[0]) >= keep:
-            self.recent.pop(0)
+        self.recent = torch.cat([self.recent, sequences.cpu()])[-self.config.d_negatives :]
         self.finished_since_phase += len(sequences)
         if self.config.d_every and self.finished_since_phase >= self.config.d_every:
             self.finished_since_phase = 0
@@ -391,13 +399,10 @@ class SequenceGame:
         for _ in range(cfg.d_rounds if rounds is None else rounds):
             totals, steps = {}, 0  # report the last round: the discriminator as it ends
             if self.live_policy is not None:
-                was_training = self.live_policy.training
-                self.live_policy.eval()
                 fake = self.generate(self.live_policy, cfg.d_negatives)
-                self.live_policy.train(was_training)
             else:
-                fake = torch.cat(self.recent)[-cfg.d_negatives :] if self.recent else None
-            if fake is None or len(fake) == 0:
+                fake = self.recent
+            if len(fake) == 0:
                 break
             pick = torch.randint(len(self.data.train), (len(fake),), generator=self.d_rng)
             real = self.data.train[pick]
@@ -405,9 +410,15 @@ class SequenceGame:
                 order = torch.randperm(len(fake), generator=self.d_rng)
                 for idx in order.split(cfg.d_batch_size):
                     metrics = self.reward_model.update(real[idx], fake[idx])
-                    for key in ("loss", "accuracy", "real_acc", "fake_acc", "real_prob"):
+                    for key in (
+                        "loss",
+                        "accuracy",
+                        "real_acc",
+                        "fake_acc",
+                        "real_prob",
+                        "fake_prob",
+                    ):
                         totals[key] = totals.get(key, 0.0) + metrics[key]
-                    totals["fake_prob"] = totals.get("fake_prob", 0.0) + metrics["fake_prob"]
                     steps += 1
         summary = {key: value / max(steps, 1) for key, value in totals.items()}
         if steps:

@@ -19,6 +19,7 @@ is the always-negative alternative.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,7 @@ class LearnedReward(gym.vector.VectorWrapper):
             {
                 "kind": "transition",
                 "reward_model": self.reward_model.state_dict(),
-                "config": {**self.config.__dict__, "hidden_sizes": list(self.config.hidden_sizes)},
+                "config": dataclasses.asdict(self.config),
                 "features": feature_size(observation_space, action_space),
             },
         )

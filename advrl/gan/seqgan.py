@@ -126,12 +126,8 @@ class SeqGANRecipe:
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
         """``n`` sequences from the agent's policy (eval mode) at ``temperature``."""
-        was_training = self.policy.training
-        self.policy.eval()
         module = self.generator if temperature == 1.0 else Tempered(self.generator, temperature)
-        samples = self.game.generate(module, n)
-        self.policy.train(was_training)
-        return samples
+        return self.game.generate(module, n)
 
     @torch.no_grad()
     def nll_test(self, temperature: float = 1.0) -> float:
