@@ -70,13 +70,14 @@ def run_seqgan_benchmark(
     mle_agent, _ = new_agent("ppo")
     recipe = SeqGANRecipe(game, mle_agent.policy, torch_device)
     start = time.perf_counter()
-    recipe.pretrain_mle(seed)
+    mle_losses = recipe.pretrain_mle(seed)
     mle_seconds = time.perf_counter() - start
     start = time.perf_counter()
     d_metrics = recipe.pretrain_discriminator()
     d_seconds = time.perf_counter() - start
     rows["mle"] = {**_row(recipe), "wall_s": mle_seconds}
     rows["mle"]["discriminator_pretrain_accuracy"] = d_metrics.get("accuracy")
+    rows["mle"] |= {"mle_epochs_run": len(mle_losses), "mle_best_epoch": recipe.best_epoch}
     generator_state = copy.deepcopy(mle_agent.policy.logits_module().state_dict())
     game_state = game.state_dict()
 
@@ -123,6 +124,7 @@ def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
     metrics = recipe.evaluate(sweep=True)
     return {
         "nll_oracle": metrics.get("nll_oracle"),
+        "nll_oracle_se": metrics.get("nll_oracle_se"),
         "nll_test": metrics["nll_test"],
         "bleu4": metrics["bleu4"],
         "self_bleu4": metrics["self_bleu4"],
@@ -184,7 +186,9 @@ def format_seqgan_table(result: dict[str, Any]) -> str:
     ]
     paper = {"mle": "9.038", "seqgan_reinforce": "8.736", "seqgan_ppo": "-"}
     for name, row in result["rows"].items():
-        oracle = "-" if row["nll_oracle"] is None else f"{row['nll_oracle']:.3f}"
+        oracle = "-"
+        if row["nll_oracle"] is not None:
+            oracle = f"{row['nll_oracle']:.3f} ± {row['nll_oracle_se']:.3f}"
         lines.append(
             f"| {name} | {oracle} | {row['nll_test']:.3f} | {row['bleu4']:.3f} | "
             f"{row['self_bleu4']:.3f} | {row['wall_s']:.0f} | {paper[name]} |"

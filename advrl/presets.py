@@ -43,9 +43,14 @@ SEQGAN_REINFORCE_HP: dict[str, Any] = {
     "lr": 1e-3,
     "n_steps": 20,
     "hidden_sizes": (),
-    "value_coef": 0.5,
+    "baseline": False,
+    "normalize_advantage": False,
+    "value_coef": 0.0,
     "max_grad_norm": 5.0,
 }
+"""SeqGAN's generator update: the plain estimator, each token's log-likelihood weighted by
+its rollout reward, no baseline; the paper's learning rate 1e-2 is for its preset only, as
+on the CPU budget it raised NLL-test (+0.09 over 32 updates) for a smaller NLL-oracle gain."""
 SEQGAN_PPO_HP: dict[str, Any] = {
     "lr": 1e-3,
     "anneal_lr": False,
@@ -63,6 +68,7 @@ SEQGAN_PAPER_ENV: dict[str, Any] = {
     "d_lr": 1e-4,
     "n_rollouts": 16,
     "mle_epochs": 120,
+    "mle_patience": 0,
     "d_pretrain_rounds": 50,
     "d_every": 64,
     "d_rounds": 5,

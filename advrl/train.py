@@ -301,10 +301,13 @@ class _SeqGANStages:
         untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
         _say(f"seqgan: untrained generator  {_brief(untrained)}")
 
-        def log_epoch(epoch: int, loss: float) -> None:
+        def log_epoch(epoch: int, loss: float, val_nll: float | None) -> None:
             self.writer.add_scalar("seqgan/mle_loss", loss, epoch)
-            if epoch % 5 == 0 or epoch == cfg.mle_epochs:
-                _say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}")
+            if val_nll is not None:
+                self.writer.add_scalar("seqgan/mle_val_nll", val_nll, epoch)
+            if epoch % 5 == 0 or epoch == cfg.mle_epochs or val_nll is not None:
+                val = "" if val_nll is None else f"  validation NLL {val_nll:.4f}"
+                _say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}{val}")
 
         start = time.perf_counter()
         losses = recipe.pretrain_mle(self.seed, log_epoch)
@@ -319,11 +322,14 @@ class _SeqGANStages:
         recipe.d_logged = len(recipe.game.d_history)
         after_mle = recipe.evaluate()
         self.log_metrics(after_mle, step)
-        _say(f"seqgan: after MLE ({mle_seconds:.0f} s)  {_brief(after_mle)}")
+        kept = f"epoch {recipe.best_epoch} of {len(losses)}"
+        _say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {_brief(after_mle)}")
         self.mle = {
             "untrained": untrained,
             "after_mle": after_mle,
             "mle_losses": losses,
+            "mle_val_nll": recipe.val_nll,
+            "mle_best_epoch": recipe.best_epoch,
             "mle_seconds": mle_seconds,
             "discriminator_pretrain": self.d_pretrain,
         }

@@ -232,6 +232,18 @@ def test_mle_pretraining_lowers_nll_oracle_and_discriminator_learns():
     assert metrics["accuracy"] > 0.6
 
 
+def test_mle_early_stopping_keeps_the_best_validation_epoch():
+    # 200 sequences over-fit within a few epochs at this learning rate.
+    _, _, recipe = _recipe(n_train=200, mle_epochs=30, mle_patience=2, mle_lr=3e-2)
+    losses = recipe.pretrain_mle(seed=0)
+    assert len(losses) < 30  # stopped early
+    assert len(losses) == recipe.best_epoch + 2  # two epochs without improvement
+    assert recipe.val_nll[recipe.best_epoch - 1] == min(recipe.val_nll)
+    # The kept weights are the best epoch's, not the last one's.
+    assert recipe._mean_nll(recipe.validation) == pytest.approx(min(recipe.val_nll), abs=1e-5)
+    assert len(recipe.validation) == 20  # mle_val_fraction 0.1, held out of training
+
+
 def test_short_adversarial_run_raises_the_discriminator_reward():
     from advrl.agents.ppo import PPO, PPOConfig
     from advrl.logger import RunLogger

@@ -37,7 +37,7 @@ from torch import nn
 
 from advrl.agents.networks import is_image_space, make_adam, make_encoder, obs_to_tensor
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
-from advrl.envs.make import finished_episodes
+from advrl.envs.make import check_same_step_autoreset, finished_episodes
 from advrl.logger import RunLogger
 
 LOG_EVERY = 100
@@ -262,6 +262,7 @@ class DQN:
         rng = np.random.default_rng(seed)
         self.buffer = buffer = self.make_buffer(num_envs, rng)
         start_step = self.global_step
+        check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps:
             # Uniformly random actions until learning starts (the Nature paper's replay start,

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
+from advrl.envs.make import check_same_step_autoreset
 from advrl.logger import RunLogger
 
 
@@ -150,6 +151,7 @@ class PPO(OnPolicyAgent):
         )
         batch = cfg.n_steps * envs.num_envs
         minibatch = min(cfg.batch_size, batch)
+        check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps:
             if cfg.anneal_lr:

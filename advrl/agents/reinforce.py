@@ -7,6 +7,8 @@ time limit cuts an episode), and takes one gradient step on
 
     loss = -mean(log pi(a_t|s_t) * (G_t - V(s_t))) + value_coef * mean((V(s_t) - G_t)^2)
            - entropy_coef * mean(entropy).
+
+``baseline=False`` drops V(s_t) from the policy term (the plain estimator SeqGAN uses).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import gymnasium as gym
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
+from advrl.envs.make import check_same_step_autoreset
 from advrl.logger import RunLogger
 
 
 @dataclass
 class ReinforceConfig:
-    """Hyperparameters of REINFORCE with a baseline."""
+    """Hyperparameters of REINFORCE (with a learned baseline by default)."""
 
     lr: float = 1e-3
     """Adam learning rate for the policy and the value baseline."""
@@ -34,8 +37,12 @@ class ReinforceConfig:
     """Weight of the baseline's squared error in the loss."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus (exploration)."""
+    baseline: bool = True
+    """Subtract the learned value V(s_t) from the return G_t. False is the plain estimator
+    (SeqGAN's generator update: rewards in [0, 1] weight the log-likelihood of the agent's
+    own samples, which also sharpens the policy)."""
     normalize_advantage: bool = True
-    """Standardise G_t - V(s_t) over the batch (lower-variance steps)."""
+    """Standardise the advantages over the batch (lower-variance steps)."""
     max_grad_norm: float = 0.5
     """Clip the global gradient norm to this value."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -81,6 +88,7 @@ class Reinforce(OnPolicyAgent):
             envs.single_action_space,
             self.device,
         )
+        check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps:
             obs, last_values = collect_rollout(
@@ -100,6 +108,8 @@ class Reinforce(OnPolicyAgent):
             obs_b = buffer.obs.flatten(0, 1)
             actions_b = buffer.actions.flatten(0, 1)
             advantages_b, returns_b = advantages.flatten(), returns.flatten()
+            if not cfg.baseline:
+                advantages_b = returns_b
             if cfg.normalize_advantage and advantages_b.numel() > 1:
                 advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
 

@@ -138,6 +138,11 @@ class SeqGANConfig:
     """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
     mle_batch_size: int = 64
     """Sequences per MLE step (SeqGAN: 64)."""
+    mle_patience: int = 2
+    """Early stopping: MLE ends after this many epochs without a better validation NLL and
+    keeps the best epoch's weights; 0 trains all ``mle_epochs`` on all data (SeqGAN)."""
+    mle_val_fraction: float = 0.1
+    """Share of the training sequences held out of MLE as its validation set (patience > 0)."""
     d_pretrain_rounds: int = 6
     """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
     eval_samples: int = 10_000
@@ -167,7 +172,7 @@ class SeqGANConfig:
         for name in ("d_negatives", "d_batch_size", "mle_batch_size", "eval_samples"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("d_every", "mle_epochs", "d_pretrain_rounds", "eval_every"):
+        for name in ("d_every", "mle_epochs", "mle_patience", "d_pretrain_rounds", "eval_every"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.seq_len < 1 and self.dataset is None:
@@ -176,6 +181,8 @@ class SeqGANConfig:
             problems.append(
                 f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}"
             )
+        if self.mle_patience and not 0.0 < self.mle_val_fraction < 1.0:
+            problems.append(f"mle_val_fraction must be in (0, 1), got {self.mle_val_fraction}")
         if self.d_lr <= 0 or self.mle_lr <= 0:
             problems.append("d_lr and mle_lr must be > 0")
         if self.dataset is not None and self.oracle_params is not None:

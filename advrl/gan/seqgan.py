@@ -14,6 +14,7 @@ samples as text. ``train.py`` calls these when the env is SeqGAN-v0.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch.nn import functional as F
 
 from advrl.agents.networks import ActorCritic
 from advrl.envs.seqgan import SequenceGame
+from advrl.gan import metrics as gan_metrics
 from advrl.gan.metrics import bleu, nll_oracle, self_bleu
 
 SWEEP_TEMPERATURES = (0.5, 0.75, 1.0, 1.25, 1.5)
@@ -70,19 +72,40 @@ class SeqGANRecipe:
         self.game, self.policy, self.device = game, policy, device
         self.generator = policy.logits_module()
         self.d_logged = 0
+        self.validation = game.data.train[:0]
+        """MLE's held-out validation sequences (set by ``pretrain_mle``)."""
+        self.val_nll: list[float] = []
+        """Validation NLL after each MLE epoch."""
+        self.best_epoch = 0
+        """The MLE epoch whose weights were kept."""
 
     # --- 1 and 2: pre-training ----------------------------------------------------------
 
     def pretrain_mle(self, seed: int, log: Any = None) -> list[float]:
-        """``mle_epochs`` of teacher-forced cross-entropy; the mean loss of each epoch."""
+        """Teacher-forced cross-entropy for up to ``mle_epochs``; the mean loss of each epoch.
+
+        With ``mle_patience`` > 0 a seeded ``mle_val_fraction`` of the training sequences is
+        held out; training stops once the validation NLL has not improved for that many
+        epochs and the best epoch's weights are kept (``val_nll``, ``best_epoch``). MLE
+        over-fits 10,000 oracle sequences within a few epochs: later epochs lower training
+        NLL and NLL-oracle but raise NLL-test, making the generator over-confident, which
+        no adversarial phase should be credited with undoing or blamed for.
+        """
         cfg = self.game.config
         data = self.game.data.train.to(self.device)
+        rng = torch.Generator().manual_seed(seed)
+        self.validation = data[:0]
+        if cfg.mle_patience:
+            order = torch.randperm(len(data), generator=rng).to(self.device)
+            n_val = max(1, round(len(data) * cfg.mle_val_fraction))
+            self.validation, data = data[order[:n_val]], data[order[n_val:]]
         params = list(self.generator.parameters())
         optimizer = torch.optim.Adam(params, lr=cfg.mle_lr)
-        rng = torch.Generator().manual_seed(seed)
-        losses = []
-        self.policy.train()
-        for epoch in range(cfg.mle_epochs):
+        losses: list[float] = []
+        self.val_nll, self.best_epoch = [], 0
+        best_state = None
+        for epoch in range(1, cfg.mle_epochs + 1):
+            self.policy.train()
             total, batches = 0.0, 0
             for idx in torch.randperm(len(data), generator=rng).split(cfg.mle_batch_size):
                 loss = token_nll(
@@ -95,8 +118,19 @@ class SeqGANRecipe:
                 total += loss.item()
                 batches += 1
             losses.append(total / max(batches, 1))
+            if cfg.mle_patience:
+                self.val_nll.append(self._mean_nll(self.validation))
+                if self.val_nll[-1] < min(self.val_nll[:-1], default=float("inf")):
+                    self.best_epoch = epoch
+                    best_state = copy.deepcopy(self.generator.state_dict())
+            else:
+                self.best_epoch = epoch
             if log is not None:
-                log(epoch + 1, losses[-1])
+                log(epoch, losses[-1], self.val_nll[-1] if self.val_nll else None)
+            if cfg.mle_patience and epoch - self.best_epoch >= cfg.mle_patience:
+                break
+        if best_state is not None:
+            self.generator.load_state_dict(best_state)
         return losses
 
     def pretrain_discriminator(self) -> dict[str, float]:
@@ -132,13 +166,14 @@ class SeqGANRecipe:
     @torch.no_grad()
     def nll_test(self, temperature: float = 1.0) -> float:
         """The generator's mean per-token NLL of the held-out sequences."""
-        test = self.game.data.test.to(self.device)
-        total = 0.0
+        return self._mean_nll(self.game.data.test.to(self.device), temperature)
+
+    def _mean_nll(self, sequences: torch.Tensor, temperature: float = 1.0) -> float:
         tempered = Tempered(self.policy, temperature)
-        for chunk in test.split(1000):
-            nll = token_nll(tempered, chunk, self.game.start_id, self.game.eos_id)
-            total += float(nll.sum())
-        return total / max(len(test), 1)
+        start_id, eos_id = self.game.start_id, self.game.eos_id
+        return gan_metrics.nll_test(
+            lambda batch: token_nll(tempered, batch, start_id, eos_id), sequences
+        )
 
     def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
         """Generation metrics of the agent's policy now; see the module docstring."""
@@ -148,7 +183,9 @@ class SeqGANRecipe:
         samples = self.sample(n)
         metrics: dict[str, Any] = {"nll_test": self.nll_test()}
         if game.oracle is not None:
-            metrics["nll_oracle"] = nll_oracle(game.oracle, samples.to(game.device))
+            per_sequence = game.oracle.nll(samples.to(game.device))
+            metrics["nll_oracle"] = per_sequence.mean().item()
+            metrics["nll_oracle_se"] = (per_sequence.std() / len(per_sequence) ** 0.5).item()
         metrics["mean_reward"] = float(game.score(samples[:2000]).mean())
         hypotheses = game.data.tokens(samples[:BLEU_HYPOTHESES])
         references = game.data.references()
@@ -163,11 +200,13 @@ class SeqGANRecipe:
 
     def temperature_sweep(self, n: int) -> list[dict[str, float]]:
         """NLL-oracle and NLL-test at each of ``SWEEP_TEMPERATURES`` (same temperature both)."""
-        rows = []
-        for tau in SWEEP_TEMPERATURES:
-            row = {"temperature": tau, "nll_test": self.nll_test(tau)}
+
+        def evaluate(samples: torch.Tensor, tau: float) -> dict[str, float]:
+            row = {"nll_test": self.nll_test(tau)}
             if self.game.oracle is not None:
-                samples = self.sample(n, tau).to(self.game.device)
-                row["nll_oracle"] = nll_oracle(self.game.oracle, samples)
-            rows.append(row)
-        return rows
+                row["nll_oracle"] = nll_oracle(self.game.oracle, samples.to(self.game.device))
+            return row
+
+        return gan_metrics.temperature_sweep(
+            lambda tau: self.sample(n, tau), evaluate, SWEEP_TEMPERATURES
+        )
