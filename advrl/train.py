@@ -320,7 +320,7 @@ class _SeqGANStages:
             f"{d_seconds:.0f} s)  accuracy {self.d_pretrain.get('accuracy', float('nan')):.3f}"
         )
         recipe.d_logged = len(recipe.game.d_history)
-        after_mle = recipe.evaluate()
+        after_mle = recipe.evaluate(sweep=True)  # MLE's curve, to set the final one against
         self.log_metrics(after_mle, step)
         kept = f"epoch {recipe.best_epoch} of {len(losses)}"
         _say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {_brief(after_mle)}")
@@ -359,6 +359,7 @@ class _SeqGANStages:
             **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
             "nll_oracle_mle": before.get("nll_oracle"),
             "nll_test_mle": before.get("nll_test"),
+            "temperature_sweep_mle": before.get("temperature_sweep"),
             "discriminator_accuracy": history[-1]["accuracy"] if history else None,
             "samples": final["samples"],
             "seqgan": {

@@ -284,6 +284,8 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
         assert isinstance(summary[key], float), key
     assert summary["discriminator_accuracy"] is not None
     assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
+    assert len(summary["temperature_sweep_mle"]) == len(summary["temperature_sweep"])
+    assert summary["seqgan"]["mle_best_epoch"] >= 1
     assert (run_dir / "generator.pt").exists() and (run_dir / "discriminator.pt").exists()
     # evaluate.py reports generation metrics under the run's own discriminator.
     result = run_script("evaluate.py", summary["checkpoint"], "--json")
