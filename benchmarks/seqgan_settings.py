@@ -4,8 +4,9 @@ discriminator: the experiments behind the README's SeqGAN-v0 paragraph.
     python benchmarks/seqgan_settings.py                # the README's list (about 25 min)
     python benchmarks/seqgan_settings.py --updates 16   # a quicker look
 
-Prints NLL-oracle (5,000 samples) and NLL-test after every 16 generator updates, and their
-change from the MLE generator's. Needs ../shared/benchmarks/seqgan_oracle.
+Prints NLL-oracle (5,000 samples) and NLL-test after every 16 generator updates
+(``--eval-every``), and their change from the MLE generator's. Needs
+../shared/benchmarks/seqgan_oracle.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--updates", type=int, help="generator updates for every setting")
+    parser.add_argument("--only", help="run the settings whose name contains this text")
+    parser.add_argument("--eval-every", type=int, default=EVAL_EVERY, help="updates")
     args = parser.parse_args()
     oracle = PAPER_ORACLE / "target_params.npz"
     if not oracle.exists():
@@ -78,6 +81,8 @@ def main() -> None:
     game_state = game.state_dict()
 
     for name, algo, overrides, updates in SETTINGS:
+        if args.only and args.only not in name:
+            continue
         seed_everything(args.seed)
         agent, num_envs = new_agent(algo, overrides)
         agent.policy.logits_module().load_state_dict(generator)
@@ -96,7 +101,7 @@ def main() -> None:
             nonlocal count
             run.after_update()
             count += 1
-            if count % EVAL_EVERY == 0:
+            if count % args.eval_every == 0:
                 nll_o, nll_t = measure(run)
                 print(
                     f"{name} @ {count}: NLL-oracle {nll_o:.3f} ({nll_o - base_oracle:+.3f})  "
