@@ -32,9 +32,12 @@ from advrl.presets import find_preset
 from advrl.train import seed_everything
 
 PLAIN = {"baseline": False, "normalize_advantage": False, "value_coef": 0.0}
+"""SeqGAN's estimator (the REINFORCE preset)."""
+LEARNED = {"baseline": True, "normalize_advantage": True, "value_coef": 0.5}
+"""REINFORCE's usual form: a learned value baseline and normalised advantages."""
 SETTINGS: list[tuple[str, str, dict[str, Any], int]] = [
-    ("reinforce, baseline, lr 1e-3", "reinforce", {"baseline": True, "lr": 1e-3}, 32),
-    ("reinforce, baseline, lr 1e-2", "reinforce", {"baseline": True, "lr": 1e-2}, 32),
+    ("reinforce, learned baseline, lr 1e-3", "reinforce", {**LEARNED, "lr": 1e-3}, 32),
+    ("reinforce, learned baseline, lr 1e-2", "reinforce", {**LEARNED, "lr": 1e-2}, 32),
     ("reinforce, no baseline, lr 1e-2", "reinforce", {**PLAIN, "lr": 1e-2}, 32),
     ("reinforce, no baseline, lr 3e-3", "reinforce", {**PLAIN, "lr": 3e-3}, 64),
     ("reinforce, no baseline, lr 1e-3", "reinforce", {**PLAIN, "lr": 1e-3}, 48),
