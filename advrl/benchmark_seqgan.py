@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +57,9 @@ def run_seqgan_benchmark(
     config = SeqGANConfig(**options)
     seed_everything(seed)
     game = SequenceGame(config)
-    space = SeqGANEnv(game=game).observation_space
-
-    def new_agent(algo: str) -> tuple[Any, Any]:
-        found = find_preset(algo, "SeqGAN-v0", preset)
-        algo_cls = get_algorithm(algo)
-        hp = {**found.hp, **SeqGANEnv(game=game).recommended_hp}
-        cfg = config_from_overrides(algo_cls.Config, hp, {}, algo)
-        agent = algo_cls(space, gym.spaces.Discrete(game.vocab_size), cfg, torch_device)
-        return agent, found.num_envs
 
     rows: dict[str, dict[str, Any]] = {}
-    mle_agent, _ = new_agent("ppo")
+    mle_agent, _ = new_agent(game, "ppo", torch_device, preset)
     recipe = SeqGANRecipe(game, mle_agent.policy, torch_device)
     start = time.perf_counter()
     mle_losses = recipe.pretrain_mle(seed)
@@ -83,23 +75,10 @@ def run_seqgan_benchmark(
 
     steps = adversarial_steps or find_preset("ppo", "SeqGAN-v0", preset).total_steps
     for algo in ("reinforce", "ppo"):
-        seed_everything(seed)
-        agent, num_envs = new_agent(algo)
-        agent.policy.logits_module().load_state_dict(generator_state)
-        game.load_state_dict(game_state, agent.policy.logits_module())
-        game.d_history.clear()
-        recipe = SeqGANRecipe(game, agent.policy, torch_device)
-        recipe.after_update()  # the rollout policy starts as the MLE generator
-        envs = gym.wrappers.vector.RecordEpisodeStatistics(
-            SeqGANVectorEnv(num_envs=num_envs, game=game)
-        )
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as log_dir:
-            logger = RunLogger(
-                Path(log_dir), steps, on_update=lambda _step, r=recipe: r.after_update()
-            )
-            agent.learn(envs, steps, logger, seed=seed)
-            logger.close()
+        recipe = adversarial_run(
+            game, algo, generator_state, game_state, steps, seed, torch_device, preset
+        )
         wall = time.perf_counter() - start
         history = game.d_history
         rows[f"seqgan_{algo}"] = {
@@ -118,6 +97,64 @@ def run_seqgan_benchmark(
         "rows": rows,
         "throughput": mc_throughput(torch_device),
     }
+
+
+def new_agent(
+    game: SequenceGame,
+    algo: str,
+    device: torch.device,
+    preset: str = "default",
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Any, int]:
+    """An ``algo`` agent for ``game`` with its SeqGAN-v0 preset (and the env's recommended
+    discount), ``overrides`` on top; and the preset's number of envs."""
+    found = find_preset(algo, "SeqGAN-v0", preset)
+    algo_cls = get_algorithm(algo)
+    env = SeqGANEnv(game=game)
+    hp = {**found.hp, **env.recommended_hp, **(overrides or {})}
+    config = config_from_overrides(algo_cls.Config, hp, {}, algo)
+    agent = algo_cls(env.observation_space, gym.spaces.Discrete(game.vocab_size), config, device)
+    return agent, found.num_envs
+
+
+def adversarial_run(
+    game: SequenceGame,
+    algo: str,
+    generator_state: dict[str, Any],
+    game_state: dict[str, Any],
+    steps: int,
+    seed: int,
+    device: torch.device,
+    preset: str = "default",
+    overrides: dict[str, Any] | None = None,
+    after_update: Callable[[SeqGANRecipe], None] | None = None,
+) -> SeqGANRecipe:
+    """``steps`` of adversarial training by a fresh ``algo`` agent, starting from the given
+    generator weights and game state (discriminator, rollout policy); its recipe after.
+
+    ``after_update(recipe)`` runs after every agent update, once the rollout policy moved.
+    """
+    seed_everything(seed)
+    agent, num_envs = new_agent(game, algo, device, preset, overrides)
+    agent.policy.logits_module().load_state_dict(generator_state)
+    game.load_state_dict(game_state, agent.policy.logits_module())
+    game.d_history.clear()
+    recipe = SeqGANRecipe(game, agent.policy, device)
+    recipe.after_update()  # the rollout policy starts as the given generator
+
+    def on_update(_step: int) -> None:
+        recipe.after_update()
+        if after_update is not None:
+            after_update(recipe)
+
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(
+        SeqGANVectorEnv(num_envs=num_envs, game=game)
+    )
+    with tempfile.TemporaryDirectory() as log_dir:
+        logger = RunLogger(Path(log_dir), steps, on_update=on_update)
+        agent.learn(envs, steps, logger, seed=seed)
+        logger.close()
+    return recipe
 
 
 def _row(recipe: SeqGANRecipe) -> dict[str, Any]:

@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
 
-from advrl.agents import get_algorithm
-from advrl.benchmark_seqgan import PAPER_ORACLE
-from advrl.config import config_from_overrides
-from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.benchmark_seqgan import PAPER_ORACLE, adversarial_run, new_agent
+from advrl.envs.seqgan import SeqGANConfig, SequenceGame
 from advrl.gan.metrics import nll_oracle
 from advrl.gan.seqgan import SeqGANRecipe
-from advrl.logger import RunLogger
 from advrl.presets import find_preset
 from advrl.train import seed_everything
 
@@ -65,16 +59,7 @@ def main() -> None:
     device = torch.device("cpu")
     seed_everything(args.seed)
     game = SequenceGame(SeqGANConfig(oracle_params=str(oracle), device="cpu"))
-    space = SeqGANEnv(game=game).observation_space
-
-    def new_agent(algo: str, overrides: dict[str, Any]) -> tuple[Any, int]:
-        found = find_preset(algo, "SeqGAN-v0", "default")
-        cls = get_algorithm(algo)
-        hp = {**found.hp, "gamma": 0.0, **overrides}
-        config = config_from_overrides(cls.Config, hp, {}, algo)
-        return cls(space, gym.spaces.Discrete(game.vocab_size), config, device), found.num_envs
-
-    agent, num_envs = new_agent("ppo", {})
+    agent, _ = new_agent(game, "ppo", device)
     recipe = SeqGANRecipe(game, agent.policy, device)
     recipe.pretrain_mle(args.seed)
     recipe.pretrain_discriminator()
@@ -86,23 +71,10 @@ def main() -> None:
     for name, algo, overrides, updates in SETTINGS:
         if args.only and args.only not in name:
             continue
-        seed_everything(args.seed)
-        agent, num_envs = new_agent(algo, overrides)
-        agent.policy.logits_module().load_state_dict(generator)
-        game.load_state_dict(game_state, agent.policy.logits_module())
-        game.d_history.clear()
-        run = SeqGANRecipe(game, agent.policy, device)
-        run.after_update()
-        envs = gym.wrappers.vector.RecordEpisodeStatistics(
-            SeqGANVectorEnv(num_envs=num_envs, game=game)
-        )
         count, start = 0, time.perf_counter()
 
-        def on_update(
-            _step: int, run: SeqGANRecipe = run, name: str = name, start: float = start
-        ) -> None:
+        def report(run: SeqGANRecipe, name: str = name, start: float = start) -> None:
             nonlocal count
-            run.after_update()
             count += 1
             if count % args.eval_every == 0:
                 nll_o, nll_t = measure(run)
@@ -113,11 +85,19 @@ def main() -> None:
                     flush=True,
                 )
 
+        num_envs = find_preset(algo, "SeqGAN-v0").num_envs
         steps = (args.updates or updates) * num_envs * game.length
-        with tempfile.TemporaryDirectory() as log_dir:
-            logger = RunLogger(Path(log_dir), steps, on_update=on_update)
-            agent.learn(envs, steps, logger, seed=args.seed)
-            logger.close()
+        adversarial_run(
+            game,
+            algo,
+            generator,
+            game_state,
+            steps,
+            args.seed,
+            device,
+            overrides=overrides,
+            after_update=report,
+        )
 
 
 if __name__ == "__main__":
