@@ -41,12 +41,7 @@ def game_with_fixture(**options) -> SequenceGame:
     return game
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- reward semantics -----------------------------------------------------------------------
