@@ -104,8 +104,8 @@ class SeqGANRecipe:
         losses: list[float] = []
         self.val_nll, self.best_epoch = [], 0
         best_state = None
+        self.policy.train()
         for epoch in range(1, cfg.mle_epochs + 1):
-            self.policy.train()
             total, batches = 0.0, 0
             for idx in torch.randperm(len(data), generator=rng).split(cfg.mle_batch_size):
                 loss = token_nll(
