@@ -151,6 +151,7 @@ class PPO(OnPolicyAgent):
         )
         batch = cfg.n_steps * envs.num_envs
         minibatch = min(cfg.batch_size, batch)
+        params = list(self.policy.parameters())
         check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps:
@@ -178,7 +179,13 @@ class PPO(OnPolicyAgent):
             stats = torch.zeros(5, device=self.device)  # policy, value, entropy, clipfrac, kl
             n_updates = 0
             for _ in range(cfg.n_epochs):
-                for idx in torch.randperm(batch, device=self.device).split(minibatch):
+                # One minibatch covering the batch needs no shuffle (SB3's CartPole preset).
+                minibatches = (
+                    torch.randperm(batch, device=self.device).split(minibatch)
+                    if minibatch < batch
+                    else [slice(None)]
+                )
+                for idx in minibatches:
                     dist, values = self.policy(b_obs[idx])
                     adv = b_advantages[idx]
                     if cfg.normalize_advantage and adv.numel() > 1:
@@ -197,9 +204,7 @@ class PPO(OnPolicyAgent):
 
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    nn.utils.clip_grad_norm_(
-                        self.policy.parameters(), cfg.max_grad_norm, foreach=True
-                    )
+                    nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
                     self.optimizer.step()
                     stats += torch.stack(
                         [pg_loss, v_loss, entropy, clip_fraction, approx_kl]
