@@ -79,9 +79,17 @@ class CaseResult:
 
     def median(self, impl: str, key: str) -> float | None:
         """Median over the seeds that have a value (threshold steps: those that reached it)."""
-        values = [getattr(r, key) for r in self.runs if r.impl == impl]
-        values = [v for v in values if v is not None]
+        values = self._values(impl, key)
         return float(statistics.median(values)) if values else None
+
+    def mean(self, impl: str, key: str) -> float | None:
+        """Mean over the seeds that have a value: a failed seed shows here, not in the median."""
+        values = self._values(impl, key)
+        return float(statistics.fmean(values)) if values else None
+
+    def _values(self, impl: str, key: str) -> list[float]:
+        values = [getattr(r, key) for r in self.runs if r.impl == impl]
+        return [v for v in values if v is not None]
 
 
 def steps_to_threshold(
@@ -418,7 +426,7 @@ def run_suite(
 def format_table(results: list[CaseResult]) -> str:
     """A markdown table of medians over seeds with ours / SB3 ratios."""
     header = (
-        "| case | steps | impl | final return | steps to threshold (seeds reaching) "
+        "| case | steps | impl | final return (mean) | steps to threshold (seeds reaching) "
         "| wall time (s) | SPS |\n"
         "|---|---|---|---|---|---|---|"
     )
@@ -431,7 +439,7 @@ def format_table(results: list[CaseResult]) -> str:
         for impl in ("advrl", "sb3"):
             rows.append(
                 f"| {r.case} | {r.total_steps:,} | {impl} | "
-                f"{fmt(r.median(impl, 'final_return'))} | "
+                f"{fmt(r.median(impl, 'final_return'))} ({fmt(r.mean(impl, 'final_return'))}) | "
                 f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} ({r.reached(impl)}) | "
                 f"{fmt(r.median(impl, 'wall_time_s'))} | "
                 f"{fmt(r.median(impl, 'sps'), 0)} |"
