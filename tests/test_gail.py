@@ -7,9 +7,18 @@ import numpy as np
 import pytest
 from conftest import run_script
 from gymnasium.spaces import Discrete
+from sklearn.metrics import roc_auc_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from advrl.gan.gail import load_demos, load_reward_model, pair_features
+from advrl.envs.make import make_vector_env, resolve_env
+from advrl.gan.gail import (
+    GAILConfig,
+    LearnedReward,
+    load_demos,
+    load_reward_model,
+    make_reward_model,
+    pair_features,
+)
 from advrl.train import TrainSettings, train
 
 
@@ -50,7 +59,7 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
         TrainSettings(
             env="CartPole-v1",
             algo="ppo",
-            seed=2,  # seeds 1-3 end at 450, 500, 500 (greedy, 10 episodes)
+            seed=2,  # seeds 1-6 end at 500 but seed 5 (57): README, GAIL
             total_steps=100_000,
             reward="gail",
             demos=demos,
@@ -65,14 +74,17 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     assert "discriminator/accuracy" in tags
 
     # CartPole would also be solved by any positive per-step reward (-log(1 - D) > 0 is
-    # GAIL's survival bias), so check that the reward learned the expert: it scores the
-    # expert's (state, action) pairs above those of a uniformly random policy.
+    # GAIL's survival bias), so check that the reward learned the expert: it ranks the
+    # expert's (state, action) pairs above those of a uniformly random policy. Measured AUC
+    # on seeds 1-6: 0.54 (a run that collapsed) to 0.75 with the default agent_history; the
+    # discriminator without it (agent_history=0) forgets non-expert play: 0.53 on this seed.
     space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
     model = load_reward_model(summary["reward_model"], space, Discrete(2))
     data = load_demos(demos)
     expert_reward = model.reward(pair_features(data["obs"], data["actions"], Discrete(2)))
     env = gym.make("CartPole-v1")
     obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
     random_obs, random_actions = [], []
     for _ in range(2000):
         action = env.action_space.sample()
@@ -84,7 +96,9 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     random_reward = model.reward(
         pair_features(np.stack(random_obs), np.array(random_actions), Discrete(2))
     )
-    assert expert_reward.mean() > random_reward.mean() + 0.05  # measured 0.69 vs 0.55
+    labels = np.r_[np.ones(len(expert_reward)), np.zeros(len(random_reward))]
+    auc = roc_auc_score(labels, np.r_[expert_reward.numpy(), random_reward.numpy()])
+    assert auc >= 0.55, auc
 
     # The saved reward model is reusable, frozen, as another run's reward.
     reuse = train(
@@ -117,6 +131,26 @@ def test_bad_reward_options_are_one_line_errors(args, message, tmp_path):
     )
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_agent_history_is_a_uniform_sample_of_the_whole_run():
+    """The discriminator's past negatives: 1,000 of 10,000 pairs, every part of the run kept."""
+    envs = make_vector_env(resolve_env("CartPole-v1"), 2)
+    space = envs.single_observation_space
+    demos = {"obs": np.zeros((10, 4), np.float32), "actions": np.zeros(10, np.int64)}
+    config = GAILConfig(agent_history=1000)
+    learned = LearnedReward(
+        envs, make_reward_model(space, envs.single_action_space, config), demos, config
+    )
+    for phase in range(20):  # pair k of the run carries k in its first feature
+        obs = np.zeros((500, 4), np.float32)
+        obs[:, 0] = np.arange(phase * 500, (phase + 1) * 500)
+        learned._remember(obs, np.zeros(500, np.int64))
+    kept = learned._past[0][:, 0]
+    assert len(np.unique(kept)) == 1000
+    assert abs(kept.mean() - 4999.5) < 300  # the standard error is 91
+    assert np.histogram(kept, bins=10, range=(0, 10_000))[0].min() >= 60  # 100 expected
+    envs.close()
 
 
 def test_gail_on_image_observations_uses_the_cnn_discriminator(tmp_path):

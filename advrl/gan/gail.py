@@ -6,8 +6,9 @@ of the (observation, action) pair, with the env's own reward left in the episode
 (``RecordEpisodeStatistics`` sits inside each env) for logging as
 ``charts/true_episodic_return``, never for learning. With expert demonstrations it is GAIL:
 every ``d_every`` env steps the discriminator takes ``d_steps`` minibatch steps, expert pairs
-(real) against the agent's most recent pairs (fake). Without, it is a frozen reward model
-(``--reward model:PATH``).
+(real) against the agent's pairs (fake): its most recent ones, and, for half of each batch, a
+uniform sample of its earlier ones (``agent_history``, like the imitation library's generator
+replay buffer). Without demonstrations it is a frozen reward model (``--reward model:PATH``).
 
 The discriminator is an MLP over the flattened observation (standardised with running
 statistics) and the action (one-hot for ``Discrete``), or for image observations the Nature
@@ -56,12 +57,18 @@ class GAILConfig:
     """A GAN loss from advrl.gan.GAN_LOSSES."""
     reward: str = "default"
     """How the reward reads the discriminator (default: -log(1 - D) for BCE losses)."""
+    agent_history: int = 20_000
+    """Past agent pairs kept, a uniform sample of the whole run, as extra negatives: half of
+    each fake batch. D then keeps scoring earlier, non-expert behaviour low instead of
+    forgetting it once the agent is expert-like. 0: the latest pairs only (Ho & Ermon)."""
 
     def validate(self) -> list[str]:
         problems = []
         for name in ("d_every", "d_steps", "batch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.agent_history < 0:
+            problems.append(f"agent_history must be >= 0, got {self.agent_history}")
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         return problems
@@ -181,6 +188,9 @@ class LearnedReward(gym.vector.VectorWrapper):
         # The agent's latest pairs, kept as the env gave them (uint8 frames stay uint8).
         self._recent: list[tuple[np.ndarray, np.ndarray]] = []
         self._since_phase = 0
+        # A reservoir (uniform) sample of all earlier agent pairs, filled phase by phase.
+        self._past: tuple[np.ndarray, np.ndarray] | None = None
+        self._past_seen = 0
         self.history: list[dict[str, float]] = []
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
@@ -202,23 +212,49 @@ class LearnedReward(gym.vector.VectorWrapper):
         return obs, rewards, terminated, truncated, infos
 
     def train_discriminator(self) -> dict[str, float]:
-        """``d_steps`` steps of expert pairs (real) against the latest agent pairs (fake)."""
+        """``d_steps`` steps of expert pairs (real) against agent pairs (fake): the latest
+        ones, and half from the earlier ones once there are any (``agent_history``)."""
         cfg = self.config
         agent_obs = np.concatenate([obs for obs, _ in self._recent])
         agent_actions = np.concatenate([actions for _, actions in self._recent])
         self._recent, self._since_phase = [], 0
         expert_obs, expert_actions = self.expert
+        past_size = min(self._past_seen, cfg.agent_history)
+        n_past = cfg.batch_size // 2 if past_size else 0
         space = self.env.single_action_space
         totals: dict[str, float] = {}
         for _ in range(cfg.d_steps):
             e = self.rng.integers(len(expert_obs), size=cfg.batch_size)
-            a = self.rng.integers(len(agent_obs), size=cfg.batch_size)
+            a = self.rng.integers(len(agent_obs), size=cfg.batch_size - n_past)
+            fake_obs, fake_actions = agent_obs[a], agent_actions[a]
+            if n_past:
+                p = self.rng.integers(past_size, size=n_past)
+                fake_obs = np.concatenate([fake_obs, self._past[0][p]])
+                fake_actions = np.concatenate([fake_actions, self._past[1][p]])
             real = pair_features(expert_obs[e], expert_actions[e], space)
-            fake = pair_features(agent_obs[a], agent_actions[a], space)
+            fake = pair_features(fake_obs, fake_actions, space)
             for key, value in self.reward_model.update(real, fake).items():
                 totals[key] = totals.get(key, 0.0) + value / cfg.d_steps
+        self._remember(agent_obs, agent_actions)
         self.history.append(totals)
         return totals
+
+    def _remember(self, obs: np.ndarray, actions: np.ndarray) -> None:
+        """Reservoir sampling (Vitter's algorithm R) of the agent's pairs into ``_past``."""
+        capacity = self.config.agent_history
+        if capacity == 0:
+            return
+        if self._past is None:
+            self._past = (
+                np.empty((capacity, *obs.shape[1:]), obs.dtype),
+                np.empty((capacity, *actions.shape[1:]), actions.dtype),
+            )
+        index = self._past_seen + np.arange(len(obs))  # each pair's index in the run
+        slot = np.where(index < capacity, index, self.rng.integers(0, index + 1))
+        kept = slot < capacity
+        self._past[0][slot[kept]] = obs[kept]
+        self._past[1][slot[kept]] = actions[kept]
+        self._past_seen += len(obs)
 
     def save(self, path: Path, observation_space: spaces.Space, action_space: spaces.Space) -> Path:
         """Write the reward model and what it takes as input, atomically."""
