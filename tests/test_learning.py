@@ -34,12 +34,13 @@ def test_reinforce_reaches_the_optimal_gridworld_return(seed, tmp_path):
     assert summary["eval_return_mean"] == pytest.approx(optimal, abs=0.01)
 
 
-def test_same_seed_gives_the_same_curve(tmp_path):
+@pytest.mark.parametrize("algo", ["reinforce", "ppo", "dqn"])
+def test_same_seed_gives_the_same_curve(algo, tmp_path):
     def run(name, seed):
         summary = train(
             TrainSettings(
                 env="GridWorld-v0",
-                algo="reinforce",
+                algo=algo,
                 total_steps=1_500,
                 seed=seed,
                 run_dir=tmp_path / name,
@@ -48,7 +49,8 @@ def test_same_seed_gives_the_same_curve(tmp_path):
                 env_kwargs={"slip": 0.2},
             )
         )
-        return load_checkpoint(summary["checkpoint"])["agent"]["policy"]
+        agent = load_checkpoint(summary["checkpoint"])["agent"]
+        return agent["q_net" if algo == "dqn" else "policy"]
 
     first, again, other = run("a", 5), run("b", 5), run("c", 6)
     assert all(torch.equal(first[k], again[k]) for k in first)
