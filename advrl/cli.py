@@ -18,6 +18,7 @@ from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.config import field_docs, split_assignments, type_name
 from advrl.envs.make import make_env, registered_creator, resolve_env
 from advrl.errors import UserError
+from advrl.gan.gail import GAILConfig
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
 
@@ -133,7 +134,15 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list_hp(algo: str, env: str | None, hp: dict[str, str]) -> int:
+def _print_fields(config: type, values: dict[str, object]) -> None:
+    """One line per dataclass field: name=value, type and its docstring."""
+    docs = field_docs(config)
+    for f in dataclasses.fields(config):
+        value = values.get(f.name, f.default)
+        print(f"  {f.name}={value}  [{type_name(f.type)}]  {docs.get(f.name, '')}")
+
+
+def _list_hp(algo: str, env: str | None, hp: dict[str, str], reward: str = "env") -> int:
     algo_cls = get_algorithm(algo)
     variant = hp.get("preset", "default")
     preset = find_preset(algo, env or "*", variant)
@@ -148,18 +157,15 @@ def _list_hp(algo: str, env: str | None, hp: dict[str, str]) -> int:
             probe = make_env(dataclasses.replace(factory, kwargs=preset.env_kwargs), training=False)
             values |= getattr(probe.unwrapped, "recommended_hp", {})
             probe.close()
-    docs = field_docs(algo_cls.Config)
     where = f" ({variant} preset for {env})" if env else ""
     print(f"hyperparameters of {algo}{where}, set with --hp KEY=VALUE:")
-    for f in dataclasses.fields(algo_cls.Config):
-        value = values.get(f.name, f.default)
-        print(f"  {f.name}={value}  [{type_name(f.type)}]  {docs.get(f.name, '')}")
+    _print_fields(algo_cls.Config, values)
     if dataclasses.is_dataclass(options):
         print(f"options of {env}, set with --env-kwargs KEY=VALUE:")
-        option_docs = field_docs(options)
-        for f in dataclasses.fields(options):
-            value = preset.env_kwargs.get(f.name, f.default)
-            print(f"  {f.name}={value}  [{type_name(f.type)}]  {option_docs.get(f.name, '')}")
+        _print_fields(options, preset.env_kwargs)
+    if reward == "gail":
+        print("options of --reward gail, set with --reward-kwargs KEY=VALUE:")
+        _print_fields(GAILConfig, {})
     return 0
 
 
@@ -171,7 +177,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if args.list_hp:
             if not args.algo:
                 raise UserError("--list-hp needs --algo")
-            return _list_hp(args.algo, args.env, split_assignments(args.hp, "--hp"))
+            return _list_hp(args.algo, args.env, split_assignments(args.hp, "--hp"), args.reward)
         settings = TrainSettings(
             env=args.env,
             algo=args.algo,

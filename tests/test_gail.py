@@ -184,3 +184,12 @@ def test_gail_on_image_observations_uses_the_cnn_discriminator(tmp_path):
         gym.spaces.Discrete(6),
     )
     assert type(model.discriminator).__name__ == "ImagePairDiscriminator"
+
+
+def test_list_hp_shows_the_gail_options():
+    result = run_script(
+        "train_agent.py", "--env", "CartPole-v1", "--algo", "ppo", "--reward", "gail", "--list-hp"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "options of --reward gail, set with --reward-kwargs" in result.stdout
+    assert "agent_history=20000  [int]" in result.stdout
