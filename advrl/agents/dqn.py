@@ -37,8 +37,8 @@ from torch import nn
 
 from advrl.agents.networks import is_image_space, make_adam, make_encoder, obs_to_tensor
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
-from advrl.envs.make import check_same_step_autoreset, finished_episodes
 from advrl.logger import RunLogger
+from advrl.vec import check_same_step_autoreset, finished_episodes
 
 LOG_EVERY = 100
 """Gradient steps between two log lines (and chances to checkpoint)."""

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
-from advrl.envs.make import check_same_step_autoreset
 from advrl.logger import RunLogger
+from advrl.vec import check_same_step_autoreset
 
 
 @dataclass

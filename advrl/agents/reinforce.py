@@ -19,8 +19,8 @@ import gymnasium as gym
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
-from advrl.envs.make import check_same_step_autoreset
 from advrl.logger import RunLogger
+from advrl.vec import check_same_step_autoreset
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
-from advrl.envs.make import finished_episodes
+from advrl.vec import finished_episodes
 
 
 def compute_gae(
