@@ -51,10 +51,14 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     return _write_atomic(path, lambda handle: torch.save(payload, handle))
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a PNG, say) and return the path."""
+    return _write_atomic(path, lambda handle: handle.write(data))
+
+
 def write_json_atomic(path: Path, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically (other tools read summary.json)."""
-    text = json.dumps(data, indent=2) + "\n"
-    return _write_atomic(path, lambda handle: handle.write(text.encode()))
+    return write_bytes_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
