@@ -9,19 +9,12 @@ import torch
 from conftest import run_script
 from PIL import Image
 
-from advrl.gan.dcgan import (
-    DCGANConfig,
-    GANSettings,
-    ImageClassifier,
-    build_networks,
-    evaluate_generator,
-    evaluation_inputs,
-    load_digits_data,
-    mode_metrics,
-    train_gan,
-)
+from advrl.dcgan import DCGANConfig, GANSettings, train_gan
+from advrl.gan.image_networks import build_networks
+from advrl.gan.images import load_digits_data
 from advrl.gan.losses import GAN_LOSSES
-from advrl.train import seed_everything
+from advrl.gan.metrics import ImageClassifier, evaluate_generator, evaluation_inputs, mode_metrics
+from advrl.seeding import seed_everything
 
 
 @pytest.fixture(autouse=True)
