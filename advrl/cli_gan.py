@@ -17,7 +17,8 @@ from advrl.gan.losses import GAN_LOSSES
 
 
 def train_gan_parser() -> argparse.ArgumentParser:
-    docs = field_docs(DCGANConfig)
+    # argparse %-formats help strings: a bare % in a field's docstring ("10% of") must be %%.
+    docs = {name: doc.replace("%", "%%") for name, doc in field_docs(DCGANConfig).items()}
     defaults = DCGANConfig()
     parser = argparse.ArgumentParser(
         prog="train_gan.py",

@@ -1,5 +1,6 @@
 """DCGAN on scikit-learn's digits: the judge classifier, a short learning run, the
-conditional GAN, every loss, folder data, resume, and the CLI's one-line errors."""
+conditional GAN, every loss, folder data, resume, and the CLI (--help, one-line
+errors)."""
 
 import json
 
@@ -172,3 +173,9 @@ def test_bad_data_folder_is_one_line_exit_2(tmp_path, make):
     assert "Traceback" not in result.stderr
     assert str(folder.name) in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_help_exits_0():
+    result = run_script("train_gan.py", "--help", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--epochs" in result.stdout and "10% of the digits" in result.stdout
