@@ -334,7 +334,7 @@ def train_gan(
         grid = image_grid(generate(generator, grid_z, grid_labels))
         writer.add_image("samples", grid, epoch, dataformats="HWC")
         path = run_dir / f"generated-images-{samples_written:04d}.png"
-        return save_grid(grid, path)
+        return save_grid(grid, path, image_side=image_size)
 
     def save(name: str, epoch: int) -> Path:
         return save_checkpoint(

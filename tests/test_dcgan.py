@@ -1,6 +1,6 @@
 """DCGAN on scikit-learn's digits: the judge classifier, a short learning run, the
-conditional GAN, every loss, folder data, resume, and the CLI (--help, one-line
-errors)."""
+conditional GAN, every loss, folder data, resume, sample grids big enough to see, and the
+CLI (--help, one-line errors)."""
 
 import json
 
@@ -12,7 +12,7 @@ from PIL import Image
 
 from advrl.dcgan import DCGANConfig, GANSettings, train_gan
 from advrl.gan.image_networks import build_networks
-from advrl.gan.images import load_digits_data
+from advrl.gan.images import image_grid, load_digits_data, save_grid
 from advrl.gan.losses import GAN_LOSSES
 from advrl.gan.metrics import ImageClassifier, evaluate_generator, evaluation_inputs, mode_metrics
 from advrl.seeding import seed_everything
@@ -56,6 +56,17 @@ def test_mode_metrics_hand_computed():
     # A class picked for under 1% of the samples is not covered.
     rare = np.eye(2)[[0] * 199 + [1]]
     assert mode_metrics(rare)["class_coverage"] == 1
+
+
+def test_saved_grid_tiles_are_at_least_24_px(tmp_path, digits):
+    # 10 x 10 digits of 8 px (91 px with padding) and a wider 30-column grid, where the
+    # 320 px minimum alone would leave the digits at 8 px.
+    for columns in (10, 30):
+        path = save_grid(image_grid(digits.images[:100], columns), tmp_path / "g.png", 8)
+        with Image.open(path) as grid:
+            assert grid.size[0] >= columns * 24, (columns, grid.size)
+            assert grid.size[0] % (columns * 9 + 1) == 0  # whole-pixel (nearest) scaling
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 @pytest.mark.slow

@@ -18,6 +18,8 @@ from advrl.gan.image_networks import stage_count
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRID_COLUMNS = 10
+MIN_TILE_SIDE = 24
+"""Saved grids are enlarged until one image is at least this many pixels on a side."""
 
 
 @dataclass
@@ -130,12 +132,19 @@ def image_grid(images: torch.Tensor, columns: int = GRID_COLUMNS, pad: int = 1) 
     return grid
 
 
-def save_grid(grid: np.ndarray, path: Path, min_side: int = 320) -> Path:
-    """Write a grid as PNG, atomically, enlarged by whole pixels (nearest) so 8x8 digits are
-    visible."""
+def save_grid(
+    grid: np.ndarray,
+    path: Path,
+    image_side: int,
+    min_tile: int = MIN_TILE_SIDE,
+    min_side: int = 320,
+) -> Path:
+    """Write a grid as PNG, atomically, enlarged by whole pixels (nearest neighbour) until
+    each ``image_side`` tile is ``min_tile`` px and the grid ``min_side`` px, whichever is
+    more: 8x8 digits are too small to judge by eye."""
     from PIL import Image
 
-    scale = max(1, min_side // max(grid.shape[:2]))
+    scale = max(1, math.ceil(min_tile / image_side), min_side // max(grid.shape[:2]))
     image = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
