@@ -28,7 +28,7 @@ from advrl.envs.make import make_vector_env, resolve_env
 from advrl.evaluation import evaluate
 from advrl.logger import RunLogger
 from advrl.presets import find_preset
-from advrl.train import seed_everything
+from advrl.seeding import seed_everything
 
 
 @dataclass

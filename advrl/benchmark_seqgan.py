@@ -22,13 +22,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from advrl.agents import get_algorithm, resolve_device
+from advrl.agents import get_algorithm
 from advrl.config import config_from_overrides
+from advrl.device import resolve_device
 from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
-from advrl.gan.seqgan import SeqGANRecipe
+from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
+from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
 from advrl.presets import find_preset
-from advrl.train import seed_everything
+from advrl.seeding import seed_everything
 
 PAPER_ORACLE = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/seqgan_oracle"
 PAPER_NLL_ORACLE = {"mle": 9.038, "seqgan_reinforce": 8.736}
@@ -39,6 +41,11 @@ def _env_options(preset: str, oracle_params: str | None) -> dict[str, Any]:
     if oracle_params:
         options["oracle_params"] = oracle_params
     return options
+
+
+def recipe_options(preset: str) -> SeqGANRecipeConfig:
+    """The preset's recipe options (MLE, D pre-training, evaluation)."""
+    return SeqGANRecipeConfig(**find_preset("ppo", "SeqGAN-v0", preset).recipe_kwargs)
 
 
 def run_seqgan_benchmark(
@@ -60,7 +67,7 @@ def run_seqgan_benchmark(
 
     rows: dict[str, dict[str, Any]] = {}
     mle_agent, _ = new_agent(game, "ppo", torch_device, preset)
-    recipe = SeqGANRecipe(game, mle_agent.policy, torch_device)
+    recipe = SeqGANRecipe(game, mle_agent.policy, torch_device, recipe_options(preset))
     start = time.perf_counter()
     mle_losses = recipe.pretrain_mle(seed)
     mle_seconds = time.perf_counter() - start
@@ -139,20 +146,21 @@ def adversarial_run(
     agent.policy.logits_module().load_state_dict(generator_state)
     game.load_state_dict(game_state, agent.policy.logits_module())
     game.d_history.clear()
-    recipe = SeqGANRecipe(game, agent.policy, device)
+    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
     recipe.after_update()  # the rollout policy starts as the given generator
 
-    def on_update(_step: int) -> None:
-        recipe.after_update()
-        if after_update is not None:
-            after_update(recipe)
+    class SyncRollouts(LearnHooks):
+        def after_update(self, step: int) -> None:
+            recipe.after_update()
+            if after_update is not None:
+                after_update(recipe)
 
     envs = gym.wrappers.vector.RecordEpisodeStatistics(
         SeqGANVectorEnv(num_envs=num_envs, game=game)
     )
     with tempfile.TemporaryDirectory() as log_dir:
-        logger = RunLogger(Path(log_dir), steps, on_update=on_update)
-        agent.learn(envs, steps, logger, seed=seed)
+        logger = RunLogger(Path(log_dir), steps)
+        agent.learn(envs, steps, logger, seed=seed, hooks=SyncRollouts())
         logger.close()
     return recipe
 

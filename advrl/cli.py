@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from advrl.agents import ALGORITHMS, get_algorithm
+from advrl.agents.bc import BCConfig
 from advrl.config import field_docs, split_assignments, type_name
 from advrl.envs.make import make_env, registered_creator, resolve_env
+from advrl.envs.seqgan import SeqGANConfig
 from advrl.errors import UserError
-from advrl.gan.gail import GAILConfig
+from advrl.plugins.gail import GAILConfig
+from advrl.plugins.seqgan import SeqGANRecipeConfig, brief
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
 
@@ -69,7 +72,7 @@ def train_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--num-envs", type=int, default=None, help="parallel envs (default: the preset's)"
+        "--num-envs", type=int, default=None, help="parallel envs, >= 1 (default: the preset's)"
     )
     parser.add_argument(
         "--reward",
@@ -77,7 +80,9 @@ def train_parser() -> argparse.ArgumentParser:
         help="what the agent learns from: env (the env's reward), gail (a discriminator "
         "trained on --demos), or model:PATH (a saved reward model, frozen)",
     )
-    parser.add_argument("--demos", type=Path, default=None, help="demonstrations for gail")
+    parser.add_argument(
+        "--demos", type=Path, default=None, help="demonstrations for gail and --pretrain bc"
+    )
     parser.add_argument(
         "--reward-kwargs",
         nargs="+",
@@ -85,6 +90,30 @@ def train_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="GAIL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward",
+    )
+    parser.add_argument(
+        "--pretrain",
+        choices=["bc"],
+        default=None,
+        help="bc: fit the policy to --demos by maximum likelihood (behaviour cloning) "
+        "before RL or GAIL; --total-steps 0 stops there",
+    )
+    parser.add_argument(
+        "--pretrain-kwargs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="behaviour cloning options: epochs, lr, batch_size, patience, val_fraction",
+    )
+    parser.add_argument(
+        "--recipe-kwargs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
+        "mle_val_fraction, d_pretrain_rounds, eval_samples, eval_every",
     )
     parser.add_argument(
         "--vec",
@@ -142,7 +171,9 @@ def _print_fields(config: type, values: dict[str, object]) -> None:
         print(f"  {f.name}={value}  [{type_name(f.type)}]  {docs.get(f.name, '')}")
 
 
-def _list_hp(algo: str, env: str | None, hp: dict[str, str], reward: str = "env") -> int:
+def _list_hp(
+    algo: str, env: str | None, hp: dict[str, str], reward: str = "env", pretrain: str | None = None
+) -> int:
     algo_cls = get_algorithm(algo)
     variant = hp.get("preset", "default")
     preset = find_preset(algo, env or "*", variant)
@@ -163,9 +194,15 @@ def _list_hp(algo: str, env: str | None, hp: dict[str, str], reward: str = "env"
     if dataclasses.is_dataclass(options):
         print(f"options of {env}, set with --env-kwargs KEY=VALUE:")
         _print_fields(options, preset.env_kwargs)
+    if getattr(creator if env else None, "options", None) is SeqGANConfig:
+        print(f"options of {env}'s recipe, set with --recipe-kwargs KEY=VALUE:")
+        _print_fields(SeqGANRecipeConfig, preset.recipe_kwargs)
     if reward == "gail":
         print("options of --reward gail, set with --reward-kwargs KEY=VALUE:")
         _print_fields(GAILConfig, {})
+    if pretrain == "bc":
+        print("options of --pretrain bc, set with --pretrain-kwargs KEY=VALUE:")
+        _print_fields(BCConfig, {})
     return 0
 
 
@@ -177,7 +214,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if args.list_hp:
             if not args.algo:
                 raise UserError("--list-hp needs --algo")
-            return _list_hp(args.algo, args.env, split_assignments(args.hp, "--hp"), args.reward)
+            hp = split_assignments(args.hp, "--hp")
+            return _list_hp(args.algo, args.env, hp, args.reward, args.pretrain)
         settings = TrainSettings(
             env=args.env,
             algo=args.algo,
@@ -196,6 +234,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             reward=args.reward,
             demos=args.demos,
             reward_kwargs=split_assignments(args.reward_kwargs, "--reward-kwargs"),
+            pretrain=args.pretrain,
+            pretrain_kwargs=split_assignments(args.pretrain_kwargs, "--pretrain-kwargs"),
+            recipe_kwargs=split_assignments(args.recipe_kwargs, "--recipe-kwargs"),
         )
         summary = train(settings)
         if summary["eval_episodes"]:
@@ -203,6 +244,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                 f"eval return {summary['eval_return_mean']:.3f} ± "
                 f"{summary['eval_return_std']:.3f} over {summary['eval_episodes']} episodes"
             )
+        if "nll_test" in summary:  # a generator: its generation metrics, not episodes
+            print(f"generator: {brief(summary)}")
         print(
             f"trained {summary['total_steps']:,} steps in {summary['wall_time_s']:.1f}s "
             f"({summary['sps']:,.0f} SPS)"
@@ -300,18 +343,14 @@ def record_demos_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def main() -> int:
-        import numpy as np
-
+        from advrl.demos import save_demos
         from advrl.evaluation import load_agent, record_demos
 
         if args.episodes < 1:
             raise UserError(f"--episodes must be >= 1, got {args.episodes}")
         agent, factory, run = load_agent(args.checkpoint, args.device)
         demos = record_demos(agent, factory, args.episodes, args.seed, not args.stochastic)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.name + ".tmp.npz")
-        np.savez_compressed(tmp, **demos)
-        tmp.replace(args.out)
+        save_demos(args.out, demos)
         returns = demos["episode_returns"]
         print(
             f"{run['env']}: {args.episodes} episodes, {len(demos['obs'])} transitions, "
@@ -326,14 +365,16 @@ def _evaluate_generator(agent: Any, factory: Any, args: argparse.Namespace) -> i
     """SeqGAN-v0 checkpoints: generation metrics under the run's own discriminator."""
     from advrl.checkpoint import load_checkpoint
     from advrl.envs.make import make_env
-    from advrl.gan.seqgan import SeqGANRecipe
+    from advrl.plugins.seqgan import SeqGANRecipe
 
     env = make_env(factory, training=False)
     game = env.unwrapped.game
     payload = load_checkpoint(args.checkpoint)
-    if payload.get("env_state") is not None:
-        game.load_state_dict(payload["env_state"])
-    recipe = SeqGANRecipe(game, agent.policy, agent.device)
+    state = payload.get("plugins", {}).get("seqgan", payload.get("env_state"))
+    if state is not None:
+        game.load_state_dict(state)
+    recipe_options = payload["run"].get("recipe") or {}
+    recipe = SeqGANRecipe(game, agent.policy, agent.device, SeqGANRecipeConfig(**recipe_options))
     metrics = recipe.evaluate()
     samples = metrics.pop("samples")
     if args.json:

@@ -190,7 +190,10 @@ def parse_call_kwargs(
     known.update(extra or {})
     known.pop("self", None)
     result: dict[str, Any] = {}
+    elsewhere = getattr(fn, "options_elsewhere", {})
     for key, text in overrides.items():
+        if key in elsewhere:
+            raise UserError(f"{context} takes no argument {key!r}: {elsewhere[key]}")
         if key not in known and not accepts_any:
             raise UserError(
                 f"{context} takes no argument {key!r}{did_you_mean(key, known)}; "

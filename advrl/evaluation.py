@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from advrl.agents import get_algorithm, resolve_device
+from advrl.agents import get_algorithm
 from advrl.checkpoint import load_checkpoint
+from advrl.device import resolve_device
 from advrl.envs.make import EnvFactory, make_env, resolve_env
 
 DEFAULT_EPISODE_CAP = 10_000

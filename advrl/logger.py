@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ class RunLogger:
         total_steps: int,
         start_step: int = 0,
         hparams: Mapping[str, Any] | None = None,
-        on_update: Callable[[int], None] | None = None,
         return_tag: str = "charts/episodic_return",
     ) -> None:
         """``return_tag`` names the episode-return curve: ``charts/true_episodic_return``
@@ -40,8 +39,6 @@ class RunLogger:
         self.curve: list[tuple[int, float]] = []
         """(global step, return) of every finished episode, for benchmarks and tests."""
         self.episodes = 0
-        self._on_update = on_update
-        self.stop_requested = False
         self._start_time = time.perf_counter()
         self._start_step = start_step
         self._last_sps_time = self._start_time
@@ -60,18 +57,8 @@ class RunLogger:
             rows = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", start_step)
 
-    def request_stop(self) -> None:
-        """Ask training to stop at the next step boundary (what Ctrl-C does)."""
-        self.stop_requested = True
-
     def on_step(self, steps: int, episodes: list[tuple[int, float, int]]) -> None:
-        """Count ``steps`` env steps and log the episodes that finished in them.
-
-        Raises KeyboardInterrupt here, between env steps, once a stop was requested: a
-        safe point, unlike wherever a raw Ctrl-C would land (inside TensorBoard's writer).
-        """
-        if self.stop_requested:
-            raise KeyboardInterrupt
+        """Count ``steps`` env steps and log the episodes that finished in them."""
         self.global_step += steps
         for _, episode_return, length in episodes:
             self.episodes += 1
@@ -99,11 +86,27 @@ class RunLogger:
                 )
 
     def on_update(self, metrics: Mapping[str, float]) -> None:
-        """Log one update's metrics (``losses/...``, ``charts/...``), then maybe checkpoint."""
+        """Log one update's metrics (``losses/...``, ``charts/...``)."""
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, self.global_step)
-        if self._on_update is not None:
-            self._on_update(self.global_step)
+
+    def scalars(
+        self, metrics: Mapping[str, Any], prefix: str = "", step: int | None = None
+    ) -> None:
+        """Log the numbers in ``metrics`` as ``prefix + key`` at ``step`` (default: now)."""
+        step = self.global_step if step is None else step
+        for key, value in metrics.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.writer.add_scalar(prefix + key, value, step)
+
+    def text(self, tag: str, text: str, step: int | None = None) -> None:
+        """Log ``text`` (markdown) under ``tag``, e.g. generated samples."""
+        self.writer.add_text(tag, text, self.global_step if step is None else step)
+
+    @staticmethod
+    def say(message: str) -> None:
+        """A progress line on stderr (stdout is left for the run's results)."""
+        print(message, file=sys.stderr, flush=True)
 
     @property
     def mean_recent_return(self) -> float:
@@ -119,3 +122,4 @@ class RunLogger:
         self.bar.close()
         self.writer.flush()
         self.writer.close()
+

@@ -25,6 +25,8 @@ class Preset:
     """Where the numbers come from, shown in logs."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Env options, below the user's --env-kwargs."""
+    recipe_kwargs: dict[str, Any] = field(default_factory=dict)
+    """SeqGAN-v0's recipe options, below the user's --recipe-kwargs."""
     total_steps: int | None = None
     """The run's length when --total-steps is not given (None: train.py's default)."""
     variants: dict[str, Preset] = field(default_factory=dict)
@@ -67,14 +69,16 @@ SEQGAN_PAPER_ENV: dict[str, Any] = {
     "discriminator": "paper",
     "d_lr": 1e-4,
     "n_rollouts": 16,
-    "mle_epochs": 120,
-    "mle_patience": 0,
-    "d_pretrain_rounds": 50,
     "d_every": 64,
     "d_rounds": 5,
     "d_epochs": 3,
     "d_negatives": 10_000,
     "d_batch_size": 64,
+}
+SEQGAN_PAPER_RECIPE: dict[str, Any] = {
+    "mle_epochs": 120,
+    "mle_patience": 0,
+    "d_pretrain_rounds": 50,
     "eval_every": 64 * 20 * 10,
 }
 SEQGAN_PAPER_STEPS = 200 * 64 * 20
@@ -105,6 +109,7 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
                         num_envs=64,
                         hp={**SEQGAN_REINFORCE_HP, "lr": 1e-2},
                         env_kwargs=SEQGAN_PAPER_ENV,
+                        recipe_kwargs=SEQGAN_PAPER_RECIPE,
                         total_steps=SEQGAN_PAPER_STEPS,
                         source="SeqGAN's synthetic-data configuration (meant for a GPU)",
                     )
@@ -199,6 +204,7 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
                         num_envs=64,
                         hp=SEQGAN_PPO_HP,
                         env_kwargs=SEQGAN_PAPER_ENV,
+                        recipe_kwargs=SEQGAN_PAPER_RECIPE,
                         total_steps=SEQGAN_PAPER_STEPS,
                         source="SeqGAN's synthetic-data configuration with PPO (GPU)",
                     )

@@ -21,9 +21,9 @@ import torch
 from advrl.benchmark_seqgan import PAPER_ORACLE, adversarial_run, new_agent
 from advrl.envs.seqgan import SeqGANConfig, SequenceGame
 from advrl.gan.metrics import nll_oracle
-from advrl.gan.seqgan import SeqGANRecipe
+from advrl.plugins.seqgan import SeqGANRecipe
 from advrl.presets import find_preset
-from advrl.train import seed_everything
+from advrl.seeding import seed_everything
 
 PLAIN = {"baseline": False, "normalize_advantage": False, "value_coef": 0.0}
 """SeqGAN's estimator (the REINFORCE preset)."""

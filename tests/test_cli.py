@@ -177,6 +177,22 @@ BAD_INPUTS = [
     (["--env", "no_such_module:Env", "--algo", "reinforce"], ["cannot import module"]),
     (["--resume", "missing/checkpoint.pt"], ["does not exist"]),
     (["--env", "GridWorld-v0"], ["--env and --algo are required"]),
+    (
+        ["--env", "GridWorld-v0", "--algo", "reinforce", "--num-envs", "0"],
+        ["--num-envs must be at least 1", "leave it out"],
+    ),
+    (
+        ["--env", "SeqGAN-v0", "--algo", "dqn"],
+        ["--algo dqn cannot train SeqGAN-v0", "use --algo ppo or --algo reinforce"],
+    ),
+    (
+        ["--env", "SeqGAN-v0", "--algo", "ppo", "--env-kwargs", "mle_epochs=2"],
+        ["no argument 'mle_epochs'", "--recipe-kwargs mle_epochs="],
+    ),
+    (
+        ["--env", "SeqGAN-v0", "--algo", "ppo", "--pretrain", "bc", "--demos", "x.npz"],
+        ["pre-trains by MLE", "--recipe-kwargs"],
+    ),
 ]
 
 

@@ -10,15 +10,10 @@ from gymnasium.spaces import Discrete
 from sklearn.metrics import roc_auc_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from advrl.demos import load_demos
 from advrl.envs.make import make_vector_env, resolve_env
-from advrl.gan.gail import (
-    GAILConfig,
-    LearnedReward,
-    load_demos,
-    load_reward_model,
-    make_reward_model,
-    pair_features,
-)
+from advrl.gan.transitions import load_transition_reward_model, pair_features
+from advrl.plugins.gail import GAILConfig, LearnedReward
 from advrl.train import TrainSettings, train
 
 
@@ -79,7 +74,7 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     # on seeds 1-6: 0.54 (a run that collapsed) to 0.75 with the default agent_history; the
     # discriminator without it (agent_history=0) forgets non-expert play: 0.53 on this seed.
     space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-    model = load_reward_model(summary["reward_model"], space, Discrete(2))
+    model = load_transition_reward_model(summary["reward_model"], space, Discrete(2))
     data = load_demos(demos)
     expert_reward = model.reward(pair_features(data["obs"], data["actions"], Discrete(2)))
     env = gym.make("CartPole-v1")
@@ -115,9 +110,35 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     assert reuse["discriminator_phases"] == 0
 
 
+def test_behaviour_cloning_alone_reaches_450_on_cartpole(expert):
+    """BC and MLE are one mechanism: maximum likelihood of the demonstrations, no RL step."""
+    root, demos = expert
+    summary = train(
+        TrainSettings(
+            env="CartPole-v1",
+            algo="ppo",
+            seed=1,
+            total_steps=0,
+            pretrain="bc",
+            demos=demos,
+            run_dir=root / "bc",
+        )
+    )
+    assert summary["total_steps"] == 0
+    assert summary["eval_return_mean"] >= 450
+    pretrain = summary["pretrain"]
+    assert pretrain["kind"] == "bc" and 1 <= pretrain["bc_best_epoch"] <= len(pretrain["bc_losses"])
+    assert pretrain["bc_val_nll"][pretrain["bc_best_epoch"] - 1] == min(pretrain["bc_val_nll"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--pretrain", "bc"], "needs --demos"),
+        (["--pretrain-kwargs", "epochs=3"], "configure --pretrain bc only"),
+        (["--recipe-kwargs", "mle_epochs=3"], "SeqGAN-v0's recipe only"),
+        (["--total-steps", "0"], "allowed with --pretrain"),
+        (["--num-envs", "0"], "--num-envs must be at least 1"),
         (["--reward", "gail"], "needs --demos"),
         (["--reward", "gail", "--demos", "missing.npz"], "not found"),
         (["--reward", "model:missing.pt"], "not found"),
@@ -140,7 +161,7 @@ def test_agent_history_is_a_uniform_sample_of_the_whole_run():
     demos = {"obs": np.zeros((10, 4), np.float32), "actions": np.zeros(10, np.int64)}
     config = GAILConfig(agent_history=1000)
     learned = LearnedReward(
-        envs, make_reward_model(space, envs.single_action_space, config), demos, config
+        envs, config.make_reward_model(space, envs.single_action_space), demos, config
     )
     for phase in range(20):  # pair k of the run carries k in its first feature
         obs = np.zeros((500, 4), np.float32)
@@ -178,7 +199,7 @@ def test_gail_on_image_observations_uses_the_cnn_discriminator(tmp_path):
         )
     )  # fmt: skip
     assert summary["discriminator_phases"] == 4
-    model = load_reward_model(
+    model = load_transition_reward_model(
         summary["reward_model"],
         gym.spaces.Box(0, 255, (4, 84, 84), np.uint8),
         gym.spaces.Discrete(6),

@@ -17,7 +17,7 @@ import advrl  # noqa: F401  (registers SeqGAN-v0)
 from advrl.agents.networks import ActorCritic, TokenLSTM
 from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
 from advrl.errors import UserError
-from advrl.gan.seqgan import SeqGANRecipe
+from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
 
 TINY = {"vocab_size": 6, "seq_len": 5, "n_train": 200, "n_test": 50, "n_rollouts": 4}
 SMALL = {"vocab_size": 40, "seq_len": 8, "n_train": 2000, "n_test": 500, "n_rollouts": 4}
@@ -207,12 +207,19 @@ def test_stable_baselines3_ppo_learns_on_it_unchanged():
 
 
 def _recipe(**options) -> tuple[SequenceGame, ActorCritic, SeqGANRecipe]:
-    config = SeqGANConfig(**{**SMALL, "eval_samples": 500, **options})
-    game = SequenceGame(config)
+    """A game and a recipe; ``options`` are the env's or the recipe's, by name."""
+    recipe_fields = SeqGANRecipeConfig.__dataclass_fields__
+    recipe_options = {
+        "eval_samples": 500,
+        **{k: v for k, v in options.items() if k in recipe_fields},
+    }
+    env_options = {k: v for k, v in options.items() if k not in recipe_fields}
+    game = SequenceGame(SeqGANConfig(**{**SMALL, **env_options}))
     space = SeqGANEnv(game=game).observation_space
     torch.manual_seed(0)
     policy = ActorCritic(space, gym.spaces.Discrete(40), hidden_sizes=())
-    return game, policy, SeqGANRecipe(game, policy, torch.device("cpu"))
+    config = SeqGANRecipeConfig(**recipe_options)
+    return game, policy, SeqGANRecipe(game, policy, torch.device("cpu"), config)
 
 
 def test_mle_pretraining_lowers_nll_oracle_and_discriminator_learns():
@@ -250,7 +257,7 @@ def test_short_adversarial_run_raises_the_discriminator_reward():
     torch.manual_seed(0)
     agent = PPO(vec.single_observation_space, vec.single_action_space, config, torch.device("cpu"))
     recipe = SeqGANRecipe(game, agent.policy, torch.device("cpu"))
-    recipe.pretrain_discriminator()  # d_pretrain_rounds (10) against the untrained policy
+    recipe.pretrain_discriminator()  # d_pretrain_rounds (6) against the untrained policy
     before = float(game.score(recipe.sample(1000)).mean())
     logger = RunLogger(ROOT / "runs" / "_test_seqgan_adv", 32 * 8 * 15)
     try:
@@ -266,14 +273,18 @@ def test_short_adversarial_run_raises_the_discriminator_reward():
 
 def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    kwargs = "vocab_size=60 seq_len=8 n_train=500 n_test=100 mle_epochs=2 d_pretrain_rounds=2 eval_samples=300 d_negatives=64"  # noqa: E501
+    kwargs = "vocab_size=60 seq_len=8 n_train=500 n_test=100 d_negatives=64"
+    recipe = "mle_epochs=2 d_pretrain_rounds=2 eval_samples=300"
     result = run_script(
         "train_agent.py",
         "--env", "SeqGAN-v0", "--algo", "ppo", "--total-steps", "1280",
-        "--env-kwargs", *kwargs.split(), "--run-dir", str(run_dir),
+        "--env-kwargs", *kwargs.split(), "--recipe-kwargs", *recipe.split(),
+        "--run-dir", str(run_dir),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "after MLE" in result.stderr and "after adversarial training" in result.stderr
+    # A generator's result is its generation metrics, not a fake one-episode return.
+    assert "generator: nll_oracle" in result.stdout and "eval return" not in result.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in ("nll_oracle", "nll_test", "nll_oracle_mle", "bleu2", "bleu5", "self_bleu4"):
         assert isinstance(summary[key], float), key
@@ -298,7 +309,8 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
         "train_agent.py",
         "--env", "SeqGAN-v0", "--algo", "reinforce", "--total-steps", "640",
         "--reward", f"model:{run_dir / 'discriminator.pt'}",
-        "--env-kwargs", *kwargs.split(), "--run-dir", str(tmp_path / "reuse"),
+        "--env-kwargs", *kwargs.split(), "--recipe-kwargs", *recipe.split(),
+        "--run-dir", str(tmp_path / "reuse"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     reuse = json.loads((tmp_path / "reuse" / "summary.json").read_text())

@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from advrl.agents.dqn import DQN, DoubleDQN, DuelingDoubleDQN, DuelingDQN
 from advrl.agents.networks import make_encoder
 from advrl.agents.ppo import PPO
 from advrl.agents.reinforce import Reinforce
 from advrl.errors import UserError
+from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
 
 
@@ -37,6 +37,7 @@ class Agent(Protocol):
         total_steps: int,
         logger: RunLogger,
         seed: int | None = None,
+        hooks: LearnHooks | None = None,
     ) -> None: ...
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
@@ -81,20 +82,6 @@ def check_spaces(
         raise UserError(f"env {env_name!r}: {exc}") from None
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is a UserError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(
-            "--device cuda asked for, but torch sees no CUDA device; "
-            "use --device cpu or --device auto"
-        )
-    if name != "cpu" and not name.startswith("cuda"):
-        raise UserError(f"--device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
-
-
 __all__ = [
     "ALGORITHMS",
     "PPO",
@@ -102,5 +89,4 @@ __all__ = [
     "Reinforce",
     "check_spaces",
     "get_algorithm",
-    "resolve_device",
 ]

@@ -25,7 +25,6 @@ Nature paper's, with Adam); presets per env are in ``advrl/presets.py``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,9 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advrl.agents.networks import is_image_space, make_adam, make_encoder, obs_to_tensor
+from advrl.agents.networks import make_adam, make_encoder, obs_to_tensor
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
+from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
+from advrl.modules import is_image_space
+from advrl.schedules import annealed_lr, crossed, linear_schedule
 from advrl.vec import check_same_step_autoreset, finished_episodes
 
 LOG_EVERY = 100
@@ -180,18 +182,6 @@ class QNetwork(nn.Module):
         return self.q(features)
 
 
-def crossed(interval: int, before: int, after: int) -> int:
-    """How many multiples of ``interval`` a step count passed going from before to after."""
-    return after // interval - before // interval
-
-
-def linear_schedule(start: float, end: float, duration: float, t: int) -> float:
-    """``start`` moving linearly to ``end`` over ``duration`` steps, then ``end``."""
-    if t >= duration:
-        return end
-    return start + (end - start) * t / duration
-
-
 class DQN:
     """DQN with optional Double and Dueling extensions, on a Gymnasium vector env.
 
@@ -255,8 +245,10 @@ class DQN:
         total_steps: int,
         logger: RunLogger,
         seed: int | None = None,
+        hooks: LearnHooks | None = None,
     ) -> None:
-        """Train until ``global_step`` reaches ``total_steps``."""
+        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop."""
+        hooks = hooks or LearnHooks()
         cfg = self.config
         num_envs = envs.num_envs
         rng = np.random.default_rng(seed)
@@ -264,7 +256,7 @@ class DQN:
         start_step = self.global_step
         check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
-        while self.global_step < total_steps:
+        while self.global_step < total_steps and not hooks.stop_requested:
             # Uniformly random actions until learning starts (the Nature paper's replay start,
             # as in SB3), then epsilon-greedy, each env tossing its own coin.
             epsilon = self.epsilon(total_steps)
@@ -300,7 +292,7 @@ class DQN:
                 continue
             phases = crossed(cfg.train_freq, previous_step, self.global_step)
             if cfg.anneal_lr and phases:
-                lr = cfg.lr * max(1.0 - self.global_step / total_steps, 0.0)
+                lr = annealed_lr(cfg.lr, self.global_step, total_steps)
                 self.optimizer.param_groups[0]["lr"] = lr
             for _ in range(phases * cfg.gradient_steps):
                 data = buffer.sample(cfg.batch_size)
@@ -327,6 +319,8 @@ class DQN:
                             "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
                         }
                     )
+            if phases:
+                hooks.after_update(self.global_step)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
@@ -355,25 +349,49 @@ class DQN:
         self.n_updates = int(state["n_updates"])
 
 
-def dqn_variant(name: str, *, double: bool, dueling: bool) -> type[DQN]:
-    """``DQN`` under another name, its config defaulting to these flags.
-
-    Checkpoints store the name and reload through ``advrl.agents.get_algorithm(name)``;
-    ``--algo dqn --hp double=true`` trains the same agent as ``--algo double_dqn``.
-    """
-    class_name = "".join(part.capitalize() for part in name.split("_")).replace("Dqn", "DQN")
-    config = dataclasses.make_dataclass(
-        f"{class_name}Config",
-        [
-            ("double", bool, dataclasses.field(default=double)),
-            ("dueling", bool, dataclasses.field(default=dueling)),
-        ],
-        bases=(DQNConfig,),
-    )
-    config.__doc__ = f"{DQNConfig.__doc__} Here double={double}, dueling={dueling}."
-    return type(class_name, (DQN,), {"name": name, "Config": config, "__doc__": DQN.__doc__})
+# The named variants: the same DQN with its flags on by default. Checkpoints store the name
+# and reload through ``advrl.agents.get_algorithm(name)``; ``--algo dqn --hp double=true``
+# trains the same agent as ``--algo double_dqn``.
 
 
-DoubleDQN = dqn_variant("double_dqn", double=True, dueling=False)
-DuelingDQN = dqn_variant("dueling_dqn", double=False, dueling=True)
-DuelingDoubleDQN = dqn_variant("dueling_double_dqn", double=True, dueling=True)
+@dataclass
+class DoubleDQNConfig(DQNConfig):
+    """DQN's hyperparameters with ``double`` on by default."""
+
+    double: bool = True
+
+
+@dataclass
+class DuelingDQNConfig(DQNConfig):
+    """DQN's hyperparameters with ``dueling`` on by default."""
+
+    dueling: bool = True
+
+
+@dataclass
+class DuelingDoubleDQNConfig(DQNConfig):
+    """DQN's hyperparameters with ``double`` and ``dueling`` on by default."""
+
+    double: bool = True
+    dueling: bool = True
+
+
+class DoubleDQN(DQN):
+    """Double DQN (van Hasselt et al. 2016): the online network picks a', the target scores it."""
+
+    name = "double_dqn"
+    Config = DoubleDQNConfig
+
+
+class DuelingDQN(DQN):
+    """Dueling DQN (Wang et al. 2016): Q = V + A - mean(A)."""
+
+    name = "dueling_dqn"
+    Config = DuelingDQNConfig
+
+
+class DuelingDoubleDQN(DQN):
+    """Double and Dueling DQN together."""
+
+    name = "dueling_double_dqn"
+    Config = DuelingDoubleDQNConfig

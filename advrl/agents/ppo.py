@@ -23,7 +23,9 @@ import torch
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
+from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
+from advrl.schedules import annealed_lr
 from advrl.vec import check_same_step_autoreset
 
 
@@ -139,8 +141,10 @@ class PPO(OnPolicyAgent):
         total_steps: int,
         logger: RunLogger,
         seed: int | None = None,
+        hooks: LearnHooks | None = None,
     ) -> None:
-        """Train until ``global_step`` reaches ``total_steps``."""
+        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop."""
+        hooks = hooks or LearnHooks()
         cfg = self.config
         buffer = RolloutBuffer(
             cfg.n_steps,
@@ -154,10 +158,10 @@ class PPO(OnPolicyAgent):
         params = list(self.policy.parameters())
         check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
-        while self.global_step < total_steps:
+        while self.global_step < total_steps and not hooks.stop_requested:
             if cfg.anneal_lr:
-                remaining = max(1.0 - self.global_step / total_steps, 0.0)
-                self.optimizer.param_groups[0]["lr"] = cfg.lr * remaining
+                lr = annealed_lr(cfg.lr, self.global_step, total_steps)
+                self.optimizer.param_groups[0]["lr"] = lr
 
             obs, last_values = collect_rollout(
                 envs, self.policy, buffer, obs, cfg.gamma, logger.on_step
@@ -225,3 +229,4 @@ class PPO(OnPolicyAgent):
                     "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
                 }
             )
+            hooks.after_update(self.global_step)

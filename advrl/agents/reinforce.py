@@ -19,6 +19,7 @@ import gymnasium as gym
 from torch import nn
 
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
+from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
 from advrl.vec import check_same_step_autoreset
 
@@ -78,8 +79,10 @@ class Reinforce(OnPolicyAgent):
         total_steps: int,
         logger: RunLogger,
         seed: int | None = None,
+        hooks: LearnHooks | None = None,
     ) -> None:
-        """Train until ``global_step`` reaches ``total_steps``."""
+        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop."""
+        hooks = hooks or LearnHooks()
         cfg = self.config
         buffer = RolloutBuffer(
             cfg.n_steps,
@@ -90,7 +93,7 @@ class Reinforce(OnPolicyAgent):
         )
         check_same_step_autoreset(envs)
         obs, _ = envs.reset(seed=seed)
-        while self.global_step < total_steps:
+        while self.global_step < total_steps and not hooks.stop_requested:
             obs, last_values = collect_rollout(
                 envs, self.policy, buffer, obs, cfg.gamma, logger.on_step
             )
@@ -131,3 +134,4 @@ class Reinforce(OnPolicyAgent):
                     "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
                 }
             )
+            hooks.after_update(self.global_step)

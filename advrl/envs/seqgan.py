@@ -51,6 +51,7 @@ from gymnasium.utils import seeding
 from torch import nn
 
 from advrl.checkpoint import load_checkpoint, save_checkpoint
+from advrl.device import resolve_device
 from advrl.errors import UserError, did_you_mean
 from advrl.gan.data import SequenceData, oracle_data, text_data
 from advrl.gan.discriminators import SequenceCNN, SequenceCNNConfig
@@ -132,23 +133,6 @@ class SeqGANConfig:
     """Discriminator minibatch size (of real and of fake sequences each)."""
     rollout_update_rate: float = 0.8
     """beta <- rate * beta + (1 - rate) * theta at each update_rollout_policy call."""
-    mle_epochs: int = 20
-    """Epochs of MLE pre-training of the agent's policy (advrl's trainer; paper: 120)."""
-    mle_lr: float = 1e-2
-    """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
-    mle_batch_size: int = 64
-    """Sequences per MLE step (SeqGAN: 64)."""
-    mle_patience: int = 2
-    """Early stopping: MLE ends after this many epochs without a better validation NLL and
-    keeps the best epoch's weights; 0 trains all ``mle_epochs`` on all data (SeqGAN)."""
-    mle_val_fraction: float = 0.1
-    """Share of the training sequences held out of MLE as its validation set (patience > 0)."""
-    d_pretrain_rounds: int = 6
-    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
-    eval_samples: int = 10_000
-    """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
-    eval_every: int = 0
-    """Env steps between evaluations during adversarial training; 0: start and end only."""
     init_seed: int = 0
     """Seed of the discriminator's initial weights and of its fresh negatives."""
     device: str = "auto"
@@ -169,33 +153,22 @@ class SeqGANConfig:
         for name in ("n_rollouts", "vocab_size", "n_train", "n_test", "d_rounds", "d_epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("d_negatives", "d_batch_size", "mle_batch_size", "eval_samples"):
+        for name in ("d_negatives", "d_batch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("d_every", "mle_epochs", "mle_patience", "d_pretrain_rounds", "eval_every"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.d_every < 0:
+            problems.append(f"d_every must be >= 0, got {self.d_every}")
         if self.seq_len < 1 and self.dataset is None:
             problems.append(f"seq_len must be >= 1, got {self.seq_len}")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
             problems.append(
                 f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}"
             )
-        if self.mle_patience and not 0.0 < self.mle_val_fraction < 1.0:
-            problems.append(f"mle_val_fraction must be in (0, 1), got {self.mle_val_fraction}")
-        if self.d_lr <= 0 or self.mle_lr <= 0:
-            problems.append("d_lr and mle_lr must be > 0")
+        if self.d_lr <= 0:
+            problems.append(f"d_lr must be > 0, got {self.d_lr}")
         if self.dataset is not None and self.oracle_params is not None:
             problems.append("give dataset or oracle_params, not both")
         return problems
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"SeqGAN-v0 device={name!r} but CUDA is not available; use cpu or auto")
-    return torch.device(name)
 
 
 class UniformPolicy:
@@ -217,7 +190,7 @@ class SequenceGame:
         if problems:
             raise UserError(f"invalid SeqGAN-v0 options: {'; '.join(problems)}")
         self.config = config
-        self.device = _device(config.device)
+        self.device = resolve_device(config.device, flag="SeqGAN-v0 option device")
         self.oracle, self.data = _load_data(
             config.dataset,
             config.oracle_params,
@@ -503,6 +476,11 @@ def _load_data(
 def _config(config: SeqGANConfig | None, options: dict[str, Any]) -> SeqGANConfig:
     fields = {f.name for f in dataclasses.fields(SeqGANConfig)}
     unknown = sorted(set(options) - fields)
+    moved = [name for name in unknown if name in SeqGANEnv.options_elsewhere]
+    if moved:
+        raise UserError(
+            f"SeqGAN-v0 takes no option {moved[0]!r}: {SeqGANEnv.options_elsewhere[moved[0]]}"
+        )
     if unknown:
         raise UserError(
             f"SeqGAN-v0 takes no option {unknown[0]!r}{did_you_mean(unknown[0], fields)}; "
@@ -511,12 +489,90 @@ def _config(config: SeqGANConfig | None, options: dict[str, Any]) -> SeqGANConfi
     return dataclasses.replace(config or SeqGANConfig(), **options)
 
 
+RECIPE_OPTIONS = (
+    "mle_epochs",
+    "mle_lr",
+    "mle_batch_size",
+    "mle_patience",
+    "mle_val_fraction",
+    "d_pretrain_rounds",
+    "eval_samples",
+    "eval_every",
+)
+"""Options of SeqGAN's training recipe, not of the env (advrl.plugins.seqgan)."""
+
+
 class SeqGANEnv(gym.Env):
-    """One sequence at a time (for env checkers and other libraries); see the module doc."""
+    """
+    Generating one token sequence as an episode: SeqGAN (Yu et al. 2017) as a Gymnasium env.
+
+    ## Description
+    The agent writes a sequence of T tokens from a vocabulary of V, one token per step. The
+    real data is an embedded synthetic oracle (SeqGAN's setup: a randomly initialised LSTM,
+    V=5000, T=20, 10,000 training and 5,000 held-out samples drawn offline), the paper's own
+    oracle (`oracle_params`), or a text file (`dataset`, one sentence a line). A
+    discriminator (a CNN over token sequences, a `RewardModel`) scores sequences as real or
+    generated and keeps learning, real sequences against the agent's, every `d_every`
+    finished sequences. Completions and scoring run on whole batches in torch (see
+    `SeqGANVectorEnv`, the `vector_entry_point`, for B sequences at once).
+
+    ## Action Space
+    `Discrete(V)`: the next token's id.
+
+    ## Observation Space
+    `TokenPrefix(V, T)`, a `MultiDiscrete` of length T + 2: `[t, start, x_1, ..., x_t, pad,
+    ...]`, the prefix written so far with its length first, so a policy reads all of it from
+    one int64 array (advrl's agents give it SeqGAN's token LSTM).
+
+    ## Starting State
+    The empty prefix `[0, start, pad, ...]`.
+
+    ## Reward
+    The discriminator's probability D(x) that the sequence is real. `reward_mode="final"`:
+    0 until the last token, then D(sequence). `reward_mode="rollout"` (SeqGAN's Monte Carlo
+    search): after token t < T, the mean D of `n_rollouts` completions of the prefix drawn by
+    the delayed rollout policy, an estimate of Q(prefix, x_t); after the last token,
+    D(sequence). `recommended_hp` asks for discount 0 in rollout mode (each step's return is
+    then SeqGAN's Q) and 1 in final mode.
+
+    ## Episode End
+    The episode terminates after T tokens, or at `<eos>` for text. No time limit.
+
+    ## Information
+    `reset()` and `step()` return `{}`; the vector env puts finished prefixes in
+    `info["final_obs"]` (same-step autoreset).
+
+    ## Arguments
+    ```python
+    import gymnasium as gym
+    import advrl
+
+    env = gym.make("SeqGAN-v0", reward_mode="final", vocab_size=500, seq_len=10)
+    envs = gym.make_vec("SeqGAN-v0", num_envs=64, n_rollouts=16)  # batched, native
+    ```
+
+    Every field of `SeqGANConfig` is a keyword option: the data (`vocab_size`, `seq_len`,
+    `oracle_seed`, `oracle_params`, `dataset`, `n_train`, `n_test`, `data_seed`), the
+    reward (`reward_mode`, `n_rollouts`, `gan_loss`), the discriminator (`discriminator`
+    small or paper, `discriminator_path`, `d_lr`, `init_seed`) and its schedule (`d_every`,
+    `d_rounds`, `d_epochs`, `d_negatives`, `d_batch_size`), the rollout policy's delay
+    (`rollout_update_rate`) and `device`. Training the agent around the env (MLE
+    pre-training, discriminator pre-training, evaluation) is SeqGAN's recipe, a trainer
+    plug-in with options of its own (`--recipe-kwargs`); `update_rollout_policy` and
+    `set_rollout_policy` are the hooks for users of other libraries.
+
+    ## Version History
+    - v0: Initial version.
+    """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
     options = SeqGANConfig
     """The dataclass whose fields are this env's keyword options (read by advrl's CLI)."""
+    options_elsewhere = {
+        name: f"it configures SeqGAN's recipe, not the env: use --recipe-kwargs {name}=..."
+        for name in RECIPE_OPTIONS
+    }
+    """Options users look for here that live elsewhere, with where (read by advrl's CLI)."""
 
     def __init__(
         self,
@@ -530,6 +586,12 @@ class SeqGANEnv(gym.Env):
         self.observation_space = TokenPrefix(self.game.vocab_size, self.game.length)
         self.action_space = spaces.Discrete(self.game.vocab_size)
         self._obs = self.game.empty_prefixes(1)[0].numpy()
+
+    @staticmethod
+    def frozen_reward_kwargs(path: str) -> dict[str, Any]:
+        """The options that make a saved discriminator this env's fixed reward model
+        (``--reward model:PATH`` on SeqGAN-v0)."""
+        return {"discriminator_path": path, "d_every": 0}
 
     @property
     def recommended_hp(self) -> dict[str, Any]:
@@ -606,6 +668,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
     options = SeqGANConfig
+    options_elsewhere = SeqGANEnv.options_elsewhere
 
     def __init__(
         self,

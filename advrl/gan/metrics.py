@@ -45,6 +45,7 @@ import torch
 from advrl.gan.image_networks import Generator, generate
 from advrl.gan.images import ImageData
 from advrl.gan.oracle import OracleLSTM
+from advrl.stats import batched_mean
 
 EPSILON = 0.1
 """NLTK's SmoothingFunction().method1 epsilon: the count given to an order with no match."""
@@ -70,12 +71,7 @@ def nll_test(
     ``nll_fn`` maps a batch (b, T) to each sequence's mean per-token NLL (b,), at the
     temperature the samples are reported at. Pass the held-out set, never training data.
     """
-    total, count = 0.0, 0
-    for start in range(0, len(test_sequences), batch_size):
-        batch = test_sequences[start : start + batch_size]
-        total += float(nll_fn(batch).double().sum())
-        count += len(batch)
-    return total / max(count, 1)
+    return batched_mean(nll_fn, test_sequences, batch_size)
 
 
 def temperature_sweep(

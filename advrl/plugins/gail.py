@@ -1,5 +1,5 @@
 """Adversarial imitation (GAIL, Ho & Ermon 2016) on any Gymnasium env, and frozen reward
-models, as a vector-env wrapper that replaces the env's reward.
+models, as a trainer plug-in that replaces the env's reward.
 
 ``LearnedReward`` wraps a vector env: each step's reward becomes a ``RewardModel``'s reward
 of the (observation, action) pair, with the env's own reward left in the episode statistics
@@ -10,12 +10,11 @@ every ``d_every`` env steps the discriminator takes ``d_steps`` minibatch steps,
 uniform sample of its earlier ones (``agent_history``, like the imitation library's generator
 replay buffer). Without demonstrations it is a frozen reward model (``--reward model:PATH``).
 
-The discriminator is an MLP over the flattened observation (standardised with running
-statistics) and the action (one-hot for ``Discrete``), or for image observations the Nature
-CNN on the frames with the action joined to its features; the reward is -log(1 - D) by
-default. Note that this reward is always positive, which on its own rewards survival: on
-CartPole that alone solves the task (a known GAIL bias, Kostrikov et al. 2019); ``log_d``
-is the always-negative alternative.
+The discriminator (``advrl.gan.transitions``) is an MLP over the standardised observation and
+the action, or the Nature CNN for image observations; the reward is -log(1 - D) by default.
+Note that this reward is always positive, which on its own rewards survival: on CartPole
+that alone solves the task (a known GAIL bias, Kostrikov et al. 2019); ``log_d`` is the
+always-negative alternative.
 """
 
 from __future__ import annotations
@@ -27,16 +26,18 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from gymnasium import spaces
-from torch import nn
 
-from advrl.agents.networks import NatureCNN, is_image_space, mlp
-from advrl.checkpoint import load_checkpoint, save_checkpoint
+from advrl.demos import load_demos
 from advrl.errors import UserError
 from advrl.gan.reward_model import RewardModel
-
-DEMO_KEYS = ("obs", "actions", "next_obs", "dones", "episode_returns")
+from advrl.gan.transitions import (
+    feature_size,
+    load_transition_reward_model,
+    make_transition_reward_model,
+    pair_features,
+    save_transition_reward_model,
+)
+from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
 
 @dataclass
@@ -62,6 +63,14 @@ class GAILConfig:
     each fake batch. D then keeps scoring earlier, non-expert behaviour low instead of
     forgetting it once the agent is expert-like. 0: the latest pairs only (Ho & Ermon)."""
 
+    def make_reward_model(
+        self, observation_space: gym.Space, action_space: gym.Space
+    ) -> RewardModel:
+        """A fresh transition discriminator with these options."""
+        return make_transition_reward_model(
+            observation_space, action_space, self.hidden_sizes, self.loss, self.lr, self.reward
+        )
+
     def validate(self) -> list[str]:
         problems = []
         for name in ("d_every", "d_steps", "batch_size"):
@@ -72,90 +81,6 @@ class GAILConfig:
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         return problems
-
-
-def pair_features(obs: np.ndarray, actions: np.ndarray, action_space: spaces.Space) -> torch.Tensor:
-    """(observation, action) pairs as float vectors (B, obs_dim + action_dim)."""
-    obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32).flatten(1)
-    if isinstance(action_space, spaces.Discrete):
-        act_t = nn.functional.one_hot(
-            torch.as_tensor(np.asarray(actions), dtype=torch.long).reshape(-1),
-            int(action_space.n),
-        ).float()
-    else:
-        act_t = torch.as_tensor(np.asarray(actions), dtype=torch.float32).flatten(1)
-    return torch.cat([obs_t, act_t], dim=1)
-
-
-def feature_size(observation_space: spaces.Space, action_space: spaces.Space) -> int:
-    obs = int(np.prod(observation_space.shape))
-    act = (
-        int(action_space.n)
-        if isinstance(action_space, spaces.Discrete)
-        else int(np.prod(action_space.shape))
-    )
-    return obs + act
-
-
-class ImagePairDiscriminator(nn.Module):
-    """D over (image observation, action) pairs: the Nature CNN on the frames, then an MLP
-    on its features and the action. Takes ``pair_features`` rows (pixels, then action)."""
-
-    def __init__(
-        self, observation_space: spaces.Box, action_dim: int, hidden_sizes: tuple[int, ...]
-    ) -> None:
-        super().__init__()
-        self.shape = tuple(observation_space.shape)
-        self.obs_dim = int(np.prod(self.shape))
-        self.cnn = NatureCNN(self.shape[0], self.shape)
-        self.head = mlp(512 + action_dim, hidden_sizes, 1)
-
-    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        frames = pairs[:, : self.obs_dim].reshape(-1, *self.shape)  # raw 0..255 values
-        return self.head(torch.cat([self.cnn(frames), pairs[:, self.obs_dim :]], dim=1))
-
-
-def make_reward_model(
-    observation_space: spaces.Space, action_space: spaces.Space, config: GAILConfig
-) -> RewardModel:
-    """A transition discriminator in a RewardModel: an MLP over standardised vector
-    observations and the action, or the Nature CNN for image observations."""
-    if is_image_space(observation_space):
-        action_dim = feature_size(observation_space, action_space) - int(
-            np.prod(observation_space.shape)
-        )
-        net: nn.Module = ImagePairDiscriminator(observation_space, action_dim, config.hidden_sizes)
-        normalize = False  # the CNN scales pixels itself
-    elif isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1:
-        net = mlp(feature_size(observation_space, action_space), config.hidden_sizes, 1)
-        normalize = True
-    else:
-        raise UserError(
-            f"the GAIL discriminator takes vector or image (C, H, W) observations; got "
-            f"{observation_space}"
-        )
-    return RewardModel(
-        net, loss=config.loss, lr=config.lr, reward=config.reward, normalize_inputs=normalize
-    )
-
-
-def load_demos(path: str | Path) -> dict[str, np.ndarray]:
-    """Read ``record_demos.py``'s .npz; a missing or malformed file is a UserError."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"demonstrations file not found: {path}; make one with record_demos.py")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            demos = {key: np.array(npz[key]) for key in npz.files}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read demonstrations from {path} ({exc})") from None
-    missing = [key for key in DEMO_KEYS if key not in demos]
-    if missing or len(demos.get("obs", [])) == 0:
-        raise UserError(
-            f"{path} is not a demonstrations file (missing {', '.join(missing) or 'data'}); "
-            "make one with scripts/record_demos.py"
-        )
-    return demos
 
 
 class LearnedReward(gym.vector.VectorWrapper):
@@ -256,38 +181,54 @@ class LearnedReward(gym.vector.VectorWrapper):
         self._past[1][slot[kept]] = actions[kept]
         self._past_seen += len(obs)
 
-    def save(self, path: Path, observation_space: spaces.Space, action_space: spaces.Space) -> Path:
-        """Write the reward model and what it takes as input, atomically."""
-        return save_checkpoint(
-            path,
-            {
-                "kind": "transition",
-                "reward_model": self.reward_model.state_dict(),
-                "config": dataclasses.asdict(self.config),
-                "features": feature_size(observation_space, action_space),
-            },
-        )
 
+class LearnedRewardPlugin(Plugin):
+    """GAIL (``--reward gail --demos FILE``) or a frozen reward model (``--reward
+    model:PATH``): wraps the envs in ``LearnedReward``, checkpoints the reward model, and
+    saves it as ``reward_model.pt`` at the end."""
 
-def load_reward_model(
-    path: str | Path, observation_space: spaces.Space, action_space: spaces.Space
-) -> RewardModel:
-    """A frozen transition reward model saved by a GAIL run (``reward_model.pt``)."""
-    state = load_checkpoint(Path(path))
-    if state.get("kind") != "transition":
-        raise UserError(
-            f"{path} is not a transition reward model (reward_model.pt of a --reward gail "
-            "run); for a SeqGAN-v0 discriminator use it on SeqGAN-v0 with "
-            "--reward model:PATH or --env-kwargs discriminator_path=PATH d_every=0"
+    name = "learned_reward"
+    learned_reward = True
+
+    def __init__(
+        self, config: GAILConfig | None = None, demos: Path | None = None, model: str | None = None
+    ) -> None:
+        self.config, self.demos, self.model_path = config, demos, model
+        self.wrapper: LearnedReward | None = None
+
+    def discriminator_log(self) -> DiscriminatorLog:
+        """GAIL's discriminator phases as curves."""
+        return DiscriminatorLog(lambda run: self.wrapper.history)
+
+    def wrap_envs(self, run: Run, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+        obs_space, act_space = envs.single_observation_space, envs.single_action_space
+        if self.model_path is not None:
+            model = load_transition_reward_model(self.model_path, obs_space, act_space)
+            self.wrapper = LearnedReward(envs, model)
+        else:
+            model = self.config.make_reward_model(obs_space, act_space)
+            demos = load_demos(self.demos)
+            self.wrapper = LearnedReward(envs, model, demos, self.config, seed=run.seed)
+        return self.wrapper
+
+    def state_dict(self, run: Run) -> dict[str, Any]:
+        return self.wrapper.reward_model.state_dict()
+
+    def load_state_dict(self, run: Run, state: dict[str, Any]) -> None:
+        self.wrapper.reward_model.load_state_dict(state)
+
+    def summary(self, run: Run) -> dict[str, Any]:
+        envs = self.wrapper
+        path = save_transition_reward_model(
+            run.run_dir / "reward_model.pt",
+            envs.reward_model,
+            dataclasses.asdict(envs.config),
+            envs.single_observation_space,
+            envs.single_action_space,
         )
-    if state["features"] != feature_size(observation_space, action_space):
-        raise UserError(
-            f"the reward model in {path} takes {state['features']} features, this env's "
-            f"(obs, action) pairs have {feature_size(observation_space, action_space)}"
-        )
-    config = GAILConfig(
-        **{**state["config"], "hidden_sizes": tuple(state["config"]["hidden_sizes"])}
-    )
-    model = make_reward_model(observation_space, action_space, config)
-    model.load_state_dict(state["reward_model"])
-    return model
+        history = envs.history
+        return {
+            "reward_model": str(path),
+            "discriminator_phases": len(history),
+            "discriminator_accuracy": history[-1].get("accuracy") if history else None,
+        }

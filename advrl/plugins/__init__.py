@@ -1,0 +1,193 @@
+"""The trainer's plug-ins, and which of them a run gets.
+
+``base`` holds the protocol (``Plugin``, ``Run``) and the generic ones (periodic checkpoints,
+discriminator curves); ``seqgan`` is SeqGAN's recipe, ``gail`` the learned reward, ``bc``
+behaviour cloning. ``assemble_plugins`` turns a run's request (``--reward``, ``--pretrain``,
+``--recipe-kwargs``, the env) into the list the trainer runs, refusing combinations that
+cannot work with one line naming the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from advrl.agents.bc import BCConfig
+from advrl.agents.rollout import OnPolicyAgent
+from advrl.config import config_from_overrides
+from advrl.demos import load_demos
+from advrl.envs.make import EnvFactory
+from advrl.envs.seqgan import SeqGANEnv
+from advrl.errors import UserError
+from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
+from advrl.plugins.bc import BehaviourCloning
+from advrl.plugins.gail import GAILConfig, LearnedRewardPlugin
+from advrl.plugins.seqgan import SeqGANRecipeConfig, SeqGANRecipePlugin
+
+PRETRAIN_KINDS = ("bc",)
+
+
+@dataclass
+class PluginRequest:
+    """What a run asks of its plug-ins: the user's flags over a preset's or a checkpoint's."""
+
+    reward: str = "env"
+    demos: Path | None = None
+    reward_kwargs: dict[str, Any] = field(default_factory=dict)
+    gail_base: dict[str, Any] = field(default_factory=dict)
+    pretrain: str | None = None
+    pretrain_kwargs: dict[str, Any] = field(default_factory=dict)
+    bc_base: dict[str, Any] = field(default_factory=dict)
+    recipe_kwargs: dict[str, Any] = field(default_factory=dict)
+    recipe_base: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """The configs chosen (``assemble_plugins`` fills it), for checkpoints to record."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, recorded: dict[str, Any] | None, preset_recipe: dict[str, Any]
+    ) -> PluginRequest:
+        """The request of ``TrainSettings``; a resumed run (``recorded``) keeps its own."""
+        flags = {
+            "reward_kwargs": dict(settings.reward_kwargs),
+            "pretrain_kwargs": dict(settings.pretrain_kwargs),
+            "recipe_kwargs": dict(settings.recipe_kwargs),
+        }
+        if recorded is None:
+            demos = settings.demos
+            return cls(settings.reward, demos, pretrain=settings.pretrain, **flags,
+                       recipe_base=dict(preset_recipe))  # fmt: skip
+        gail = dict(recorded.get("gail") or {})
+        if "hidden_sizes" in gail:
+            gail["hidden_sizes"] = tuple(gail["hidden_sizes"])
+        return cls(
+            recorded.get("reward", "env"),
+            Path(recorded["demos"]) if recorded.get("demos") else None,
+            gail_base=gail,
+            pretrain=recorded.get("pretrain"),
+            bc_base=recorded.get("bc") or {},
+            recipe_base=recorded.get("recipe") or {},
+            **flags,
+        )
+
+    def meta(self) -> dict[str, Any]:
+        """The run's plug-in choices as a checkpoint records them."""
+        return {
+            "reward": self.reward,
+            "demos": str(self.demos) if self.demos else None,
+            "pretrain": self.pretrain,
+            **self.resolved,
+        }
+
+
+def assemble_plugins(
+    request: PluginRequest,
+    env: gym.Env,
+    algo_cls: type,
+    factory: EnvFactory,
+    env_name: str,
+) -> tuple[list[Plugin], EnvFactory]:
+    """The plug-ins ``request`` asks for on ``env`` (an unwrapped probe), and the env factory
+    (a frozen reward model of the env's own kind becomes an env option)."""
+    plugins: list[Plugin] = []
+    resolved: dict[str, Any] = {"gail": None, "bc": None, "recipe": None}
+    policy_agent = issubclass(algo_cls, OnPolicyAgent)
+    if isinstance(env, SeqGANEnv):
+        if not policy_agent:
+            raise UserError(
+                f"--algo {algo_cls.name} cannot train {env_name}: SeqGAN's recipe pre-trains "
+                "the agent's token policy by MLE and its rollout reward wants discount 0, "
+                "which a Q-learning target cannot use; use --algo ppo or --algo reinforce"
+            )
+        if request.pretrain is not None:
+            raise UserError(
+                f"{env_name} pre-trains by MLE on its real sequences already (behaviour "
+                "cloning on sequence data); drop --pretrain and set it with --recipe-kwargs "
+                "mle_epochs=... mle_lr=..."
+            )
+        recipe = config_from_overrides(
+            SeqGANRecipeConfig, request.recipe_base, request.recipe_kwargs, "--recipe-kwargs"
+        )
+        resolved["recipe"] = dataclasses.asdict(recipe)
+        seqgan = SeqGANRecipePlugin(recipe)
+        plugins += [seqgan, seqgan.discriminator_log()]
+    elif request.recipe_kwargs:
+        raise UserError(
+            "--recipe-kwargs configure SeqGAN-v0's recipe only; for behaviour cloning use "
+            "--pretrain bc --pretrain-kwargs"
+        )
+    if request.pretrain is not None:
+        if request.pretrain not in PRETRAIN_KINDS:
+            raise UserError(
+                f"--pretrain must be one of {', '.join(PRETRAIN_KINDS)}, got {request.pretrain!r}"
+            )
+        if request.demos is None:
+            raise UserError("--pretrain bc needs --demos FILE (make one with record_demos.py)")
+        if not policy_agent:
+            raise UserError(
+                f"--pretrain bc fits a policy, and --algo {algo_cls.name} has none; use "
+                "--algo ppo or --algo reinforce"
+            )
+        bc = config_from_overrides(
+            BCConfig, request.bc_base, request.pretrain_kwargs, "--pretrain bc"
+        )
+        shape = load_demos(request.demos)["obs"].shape[1:]
+        if shape != env.observation_space.shape:
+            raise UserError(
+                f"the demonstrations' observations have shape {shape}, {env_name}'s "
+                f"{env.observation_space.shape}; record them on the same env"
+            )
+        resolved["bc"] = dataclasses.asdict(bc)
+        plugins.append(BehaviourCloning(request.demos, bc))
+    elif request.pretrain_kwargs:
+        raise UserError("--pretrain-kwargs configure --pretrain bc only")
+    plugins += _reward_plugins(request, env, resolved)
+    reward = request.reward
+    if reward.startswith("model:") and hasattr(env, "frozen_reward_kwargs"):
+        # The env's own reward model (SeqGAN-v0's discriminator), loaded there, frozen.
+        own = env.frozen_reward_kwargs(reward.removeprefix("model:"))
+        factory = dataclasses.replace(factory, kwargs={**factory.kwargs, **own})
+        request.reward = "env"
+    request.resolved = resolved
+    return plugins, factory
+
+
+def _reward_plugins(request: PluginRequest, env: gym.Env, resolved: dict[str, Any]) -> list[Plugin]:
+    """GAIL's learned reward or a frozen reward model, after checking the flags."""
+    reward, demos = request.reward, request.demos
+    if reward not in ("env", "gail") and not reward.startswith("model:"):
+        raise UserError(f"--reward must be env, gail or model:PATH, got {reward!r}")
+    if reward == "gail" and demos is None:
+        raise UserError("--reward gail needs --demos FILE (make one with record_demos.py)")
+    if demos is not None and reward != "gail" and request.pretrain is None:
+        raise UserError("--demos is only used with --reward gail or --pretrain bc")
+    if reward.startswith("model:") and not Path(reward.removeprefix("model:")).is_file():
+        raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
+    if request.reward_kwargs and reward != "gail":
+        raise UserError("--reward-kwargs configure --reward gail only")
+    if reward == "gail":
+        gail = config_from_overrides(
+            GAILConfig, request.gail_base, request.reward_kwargs, "--reward gail"
+        )
+        load_demos(demos)  # a bad file fails here, before anything is written
+        resolved["gail"] = dataclasses.asdict(gail)
+        plugin = LearnedRewardPlugin(gail, demos)
+    elif reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs"):
+        plugin = LearnedRewardPlugin(model=reward.removeprefix("model:"))
+    else:
+        return []
+    return [plugin, plugin.discriminator_log()]
+
+
+__all__ = [
+    "DiscriminatorLog",
+    "PeriodicCheckpoints",
+    "Plugin",
+    "PluginRequest",
+    "Run",
+    "assemble_plugins",
+]

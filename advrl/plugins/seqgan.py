@@ -1,0 +1,334 @@
+"""SeqGAN's recipe around any advrl policy-gradient agent on SeqGAN-v0 (Yu et al. 2017).
+
+1. MLE pre-training: the agent's token policy learns the real sequences by teacher-forced
+   cross-entropy, which is behaviour cloning on sequence data (``advrl.agents.bc``).
+2. Discriminator pre-training: real sequences against samples of the MLE generator.
+3. Adversarial training: the agent's own ``learn`` on the discriminator's reward, with the
+   env training the discriminator on its schedule; after every agent update the env's
+   delayed rollout policy moves towards the agent's.
+
+Generation metrics (``SeqGANRecipe.evaluate``): NLL-oracle (oracle data only), NLL-test,
+BLEU-2..5 against held-out data, Self-BLEU-4, mean discriminator reward, a temperature sweep
+and a few samples as text. ``SeqGANRecipePlugin`` runs all of it inside ``advrl.train``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from advrl.agents.bc import BCConfig, fit_likelihood, token_nll
+from advrl.agents.networks import ActorCritic
+from advrl.envs.seqgan import SequenceGame
+from advrl.gan.metrics import bleu, nll_oracle, nll_test, self_bleu, temperature_sweep
+from advrl.plugins.base import DiscriminatorLog, Plugin, Run
+
+SWEEP_TEMPERATURES = (0.5, 0.75, 1.0, 1.25, 1.5)
+BLEU_HYPOTHESES = 500
+"""Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
+
+
+@dataclass
+class SeqGANRecipeConfig:
+    """Options of SeqGAN's recipe (``--recipe-kwargs``): MLE, D pre-training, evaluation."""
+
+    mle_epochs: int = 20
+    """Epochs of MLE pre-training of the agent's policy (paper: 120)."""
+    mle_lr: float = 1e-2
+    """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
+    mle_batch_size: int = 64
+    """Sequences per MLE step (SeqGAN: 64)."""
+    mle_patience: int = 2
+    """Early stopping: MLE ends after this many epochs without a better validation NLL and
+    keeps the best epoch's weights; 0 trains all ``mle_epochs`` on all data (SeqGAN)."""
+    mle_val_fraction: float = 0.1
+    """Share of the training sequences held out of MLE as its validation set (patience > 0)."""
+    d_pretrain_rounds: int = 6
+    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
+    eval_samples: int = 10_000
+    """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
+    eval_every: int = 0
+    """Env steps between evaluations during adversarial training; 0: start and end only."""
+
+    def validate(self) -> list[str]:
+        """Problems with these values, each naming the bad one; empty when all are valid."""
+        problems = [
+            f"{name} must be >= 0, got {getattr(self, name)}"
+            for name in ("mle_epochs", "mle_patience", "d_pretrain_rounds", "eval_every")
+            if getattr(self, name) < 0
+        ]
+        problems += [
+            f"{name} must be >= 1, got {getattr(self, name)}"
+            for name in ("mle_batch_size", "eval_samples")
+            if getattr(self, name) < 1
+        ]
+        if self.mle_patience and not 0.0 < self.mle_val_fraction < 1.0:
+            problems.append(f"mle_val_fraction must be in (0, 1), got {self.mle_val_fraction}")
+        if self.mle_lr <= 0:
+            problems.append(f"mle_lr must be > 0, got {self.mle_lr}")
+        return problems
+
+    def mle(self) -> BCConfig:
+        """MLE as behaviour cloning's options (SeqGAN's generator clips gradients at 5)."""
+        return BCConfig(
+            epochs=self.mle_epochs,
+            lr=self.mle_lr,
+            batch_size=self.mle_batch_size,
+            patience=self.mle_patience,
+            val_fraction=self.mle_val_fraction,
+            max_grad_norm=5.0,
+        )
+
+
+class Tempered(nn.Module):
+    """A logits module with its logits divided by a temperature."""
+
+    def __init__(self, module: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.module, self.temperature = module, temperature
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.module(obs) / self.temperature
+
+    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
+        return self.module.teacher_forced_logits(sequences, start_id) / self.temperature
+
+
+class SeqGANRecipe:
+    """Pre-training, the rollout-policy sync and the metrics of one SeqGAN-v0 run."""
+
+    def __init__(
+        self,
+        game: SequenceGame,
+        policy: ActorCritic,
+        device: torch.device,
+        config: SeqGANRecipeConfig | None = None,
+    ) -> None:
+        self.game, self.policy, self.device = game, policy, device
+        self.config = config or SeqGANRecipeConfig()
+        self.generator = policy.logits_module()
+        self.validation = game.data.train[:0]
+        """MLE's held-out validation sequences (set by ``pretrain_mle``)."""
+        self.val_nll: list[float] = []
+        """Validation NLL after each MLE epoch."""
+        self.best_epoch = 0
+        """The MLE epoch whose weights were kept."""
+
+    # --- 1 and 2: pre-training ----------------------------------------------------------
+
+    def pretrain_mle(self, seed: int, log: Any = None) -> list[float]:
+        """Teacher-forced cross-entropy for up to ``mle_epochs``; the mean loss of each epoch.
+
+        Behaviour cloning on the real sequences (``fit_likelihood``). With ``mle_patience``
+        > 0 a seeded ``mle_val_fraction`` of them is held out and the best epoch is kept:
+        MLE over-fits 10,000 oracle sequences within a few epochs, lowering NLL-oracle by
+        sharpening the model while NLL-test rises, which no adversarial phase should be
+        credited with undoing or blamed for.
+        """
+        game = self.game
+
+        def nll(sequences: torch.Tensor) -> torch.Tensor:
+            return token_nll(self.policy, sequences, game.start_id, game.eos_id)
+
+        data = game.data.train.to(self.device)
+        fit = fit_likelihood(self.generator, nll, data, self.config.mle(), seed, log)
+        self.validation, self.val_nll, self.best_epoch = fit.validation, fit.val_nll, fit.best_epoch
+        return fit.losses
+
+    def pretrain_discriminator(self) -> dict[str, float]:
+        """``d_pretrain_rounds`` rounds against the (MLE) generator's samples; none when
+        the env loaded a trained discriminator (``discriminator_path``).
+
+        This first ``update_rollout_policy`` call also makes the rollout policy a copy of
+        the pre-trained generator, as SeqGAN starts it.
+        """
+        self.game.update_rollout_policy(self.generator)
+        if self.game.config.discriminator_path:
+            return {}  # a loaded discriminator is trained already (and may be frozen)
+        rounds = self.config.d_pretrain_rounds
+        return self.game.train_discriminator(rounds) if rounds else {}
+
+    # --- 3: adversarial training --------------------------------------------------------
+
+    def after_update(self) -> None:
+        """Move the rollout policy towards the agent's (SeqGAN's delayed copy)."""
+        self.game.update_rollout_policy(self.generator)
+
+    # --- metrics ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` sequences from the agent's policy (eval mode) at ``temperature``."""
+        module = self.generator if temperature == 1.0 else Tempered(self.generator, temperature)
+        return self.game.generate(module, n)
+
+    @torch.no_grad()
+    def nll_test(self, temperature: float = 1.0) -> float:
+        """The generator's mean per-token NLL of the held-out sequences."""
+        return self._mean_nll(self.game.data.test.to(self.device), temperature)
+
+    def _mean_nll(self, sequences: torch.Tensor, temperature: float = 1.0) -> float:
+        tempered = Tempered(self.policy, temperature)
+        start_id, eos_id = self.game.start_id, self.game.eos_id
+        return nll_test(lambda batch: token_nll(tempered, batch, start_id, eos_id), sequences)
+
+    def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
+        """Generation metrics of the agent's policy now; see the module docstring."""
+        start = time.perf_counter()
+        game = self.game
+        n = n_samples or self.config.eval_samples
+        samples = self.sample(n)
+        metrics: dict[str, Any] = {"nll_test": self.nll_test()}
+        if game.oracle is not None:
+            per_sequence = game.oracle.nll(samples.to(game.device))
+            metrics["nll_oracle"] = per_sequence.mean().item()
+            metrics["nll_oracle_se"] = (per_sequence.std() / len(per_sequence) ** 0.5).item()
+        metrics["mean_reward"] = float(game.score(samples[:2000]).mean())
+        hypotheses = game.data.tokens(samples[:BLEU_HYPOTHESES])
+        references = game.data.references()
+        scores = bleu(hypotheses, references, n=(2, 3, 4, 5))
+        metrics |= {f"bleu{order}": score for order, score in scores.items()}
+        metrics["self_bleu4"] = self_bleu(hypotheses, n=4)
+        metrics["samples"] = [game.data.decode(row) for row in samples[:5]]
+        if sweep:
+            metrics["temperature_sweep"] = self.temperature_sweep(min(n, 2000))
+        metrics["eval_seconds"] = time.perf_counter() - start
+        return metrics
+
+    def temperature_sweep(self, n: int) -> list[dict[str, float]]:
+        """NLL-oracle and NLL-test at each of ``SWEEP_TEMPERATURES`` (same temperature both)."""
+
+        def evaluate(samples: torch.Tensor, tau: float) -> dict[str, float]:
+            row = {"nll_test": self.nll_test(tau)}
+            if self.game.oracle is not None:
+                row["nll_oracle"] = nll_oracle(self.game.oracle, samples.to(self.game.device))
+            return row
+
+        return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, SWEEP_TEMPERATURES)
+
+
+def brief(metrics: dict[str, Any]) -> str:
+    """The headline generation metrics in one line."""
+    keys = ("nll_oracle", "nll_test", "bleu2", "self_bleu4", "mean_reward")
+    return "  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
+
+
+class SeqGANRecipePlugin(Plugin):
+    """SeqGAN's recipe as a trainer plug-in: pre-training before learning, the rollout
+    policy's sync and periodic metrics after each update, generation metrics as the run's
+    evaluation, and the generator and discriminator saved beside the checkpoint."""
+
+    name = "seqgan"
+
+    def __init__(self, config: SeqGANRecipeConfig) -> None:
+        self.config = config
+        self.recipe: SeqGANRecipe | None = None
+        self.mle: dict[str, Any] = {}
+        self.last_eval_step = 0
+
+    @staticmethod
+    def discriminator_log() -> DiscriminatorLog:
+        """The discriminator's phases during adversarial training, as curves."""
+        return DiscriminatorLog(lambda run: run.envs.unwrapped.game.d_history)
+
+    def _recipe(self, run: Run) -> SeqGANRecipe:
+        if self.recipe is None:
+            game = run.envs.unwrapped.game
+            self.recipe = SeqGANRecipe(game, run.agent.policy, run.device, self.config)
+        return self.recipe
+
+    def _log(self, run: Run, metrics: dict[str, Any], step: int) -> None:
+        run.logger.scalars(
+            {k: v for k, v in metrics.items() if isinstance(v, float)}, "seqgan/", step
+        )
+        if "samples" in metrics:
+            run.logger.text("seqgan/samples", "\n\n".join(metrics["samples"]), step)
+
+    def load_state_dict(self, run: Run, state: dict[str, Any]) -> None:
+        recipe = self._recipe(run)
+        recipe.game.load_state_dict(state, recipe.generator)
+
+    def state_dict(self, run: Run) -> dict[str, Any]:
+        return self._recipe(run).game.state_dict()
+
+    def before_learn(self, run: Run) -> None:
+        recipe, cfg, say = self._recipe(run), self.config, run.logger.say
+        self.last_eval_step = run.logger.global_step
+        if run.resumed:
+            return
+        step = run.logger.global_step
+        untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
+        say(f"seqgan: untrained generator  {brief(untrained)}")
+
+        def log_epoch(epoch: int, loss: float, val_nll: float | None) -> None:
+            run.logger.scalars({"mle_loss": loss}, "seqgan/", epoch)
+            if val_nll is not None:
+                run.logger.scalars({"mle_val_nll": val_nll}, "seqgan/", epoch)
+            if epoch % 5 == 0 or epoch == cfg.mle_epochs or val_nll is not None:
+                val = "" if val_nll is None else f"  validation NLL {val_nll:.4f}"
+                say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}{val}")
+
+        start = time.perf_counter()
+        losses = recipe.pretrain_mle(run.seed, log_epoch)
+        mle_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        d_pretrain = recipe.pretrain_discriminator()
+        d_seconds = time.perf_counter() - start
+        say(
+            f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
+            f"{d_seconds:.0f} s)  accuracy {d_pretrain.get('accuracy', float('nan')):.3f}"
+        )
+        after_mle = recipe.evaluate(sweep=True)  # MLE's curve, to set the final one against
+        self._log(run, after_mle, step)
+        kept = f"epoch {recipe.best_epoch} of {len(losses)}"
+        say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {brief(after_mle)}")
+        self.mle = {
+            "untrained": untrained,
+            "after_mle": after_mle,
+            "mle_losses": losses,
+            "mle_val_nll": recipe.val_nll,
+            "mle_best_epoch": recipe.best_epoch,
+            "mle_seconds": mle_seconds,
+            "discriminator_pretrain": d_pretrain,
+        }
+
+    def after_update(self, run: Run, step: int) -> None:
+        recipe = self._recipe(run)
+        recipe.after_update()
+        every = self.config.eval_every
+        if every and step - self.last_eval_step >= every:
+            self.last_eval_step = step
+            metrics = recipe.evaluate(min(self.config.eval_samples, 2000))
+            self._log(run, metrics, step)
+            run.logger.say(f"seqgan: step {step:,}  {brief(metrics)}")
+
+    def evaluate(self, run: Run) -> dict[str, Any]:
+        """A generator is judged by its samples, under the discriminator it trained against:
+        the final metrics with MLE's beside them; generator.pt and discriminator.pt saved."""
+        recipe = self._recipe(run)
+        final = recipe.evaluate(sweep=True)
+        self._log(run, final, run.logger.global_step)
+        run.logger.say(f"seqgan: after adversarial training  {brief(final)}")
+        torch.save(recipe.policy.state_dict(), run.run_dir / "generator.pt")
+        recipe.game.save_discriminator(run.run_dir / "discriminator.pt")
+        history = recipe.game.d_history
+        before = self.mle.get("after_mle", {})
+        return {
+            **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
+            "nll_oracle_mle": before.get("nll_oracle"),
+            "nll_test_mle": before.get("nll_test"),
+            "temperature_sweep_mle": before.get("temperature_sweep"),
+            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+            "samples": final["samples"],
+            "seqgan": {
+                **self.mle,
+                "after_adversarial": final,
+                "discriminator_phases": len(history),
+                "generator": str(run.run_dir / "generator.pt"),
+                "discriminator": str(run.run_dir / "discriminator.pt"),
+            },
+        }
