@@ -67,3 +67,12 @@ class MultiButton(gym.Env):
 
 if "Corridor-v0" not in gym.registry:
     gym.register(id="Corridor-v0", entry_point=Corridor)
+
+
+class NoRenderer(Corridor):
+    """A Corridor whose renderer is missing, as a classic-control env without pygame."""
+
+    def render(self):
+        raise gym.error.DependencyNotInstalled(
+            'pygame is not installed, run `pip install "gymnasium[classic-control]"`'
+        )

@@ -314,3 +314,18 @@ def test_dqn_atari_smoke_run_writes_events_checkpoint_and_video(script, tmp_path
     assert len(list((run_dir / "videos").glob("*.mp4"))) == 1
     assert len(scalars(run_dir, "losses/td_loss")) == 2  # 250 gradient steps, a log every 100
     assert scalars(run_dir, "charts/epsilon")[-1][1] == pytest.approx(0.01)
+
+
+def test_a_failed_video_loses_nothing_and_is_one_line(script, tmp_path):
+    """The run's checkpoint, evaluation and summary are written; the video error is one line."""
+    run_dir = tmp_path / "r"
+    result = script(
+        "train_agent.py",
+        "--env", "custom_envs:NoRenderer", "--algo", "reinforce", "--total-steps", "256",
+        "--eval-episodes", "2", "--capture-video", "--run-dir", str(run_dir),
+        cwd=TESTS,
+    )  # fmt: skip
+    assert_user_error(result, "the run is saved", "video failed", "pip install")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["eval_episodes"] == 2 and summary["videos"] is None
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
