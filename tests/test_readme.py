@@ -27,6 +27,9 @@ Rules (each case's id is ``L<README line> <command>``, so a failure names the li
   prelude shrinks them the same way: ``advrl.train.train`` gets at most 256 steps and one
   evaluation episode, ``gym.make("SeqGAN-v0")`` the small oracle, and SB3's ``learn()`` one
   rollout.
+- ``$ command`` lines of plain ``` blocks (the error examples) run in the repo and print
+  the output shown under them (``...`` matches anything), with exit status 2 for an
+  ``advrl: error:`` and no traceback.
 """
 
 from __future__ import annotations
@@ -171,6 +174,33 @@ def parse_readme(text: str) -> tuple[list[Command], list[PythonBlock]]:
     return commands, blocks
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """A ``$ command`` of a plain ``` block and the output the README shows after it."""
+
+    line: int
+    command: str
+    expected: list[str]
+
+    @property
+    def id(self) -> str:
+        return f"L{self.line} {self.command.replace('python scripts/', '')[:60]}"
+
+
+def transcripts(text: str) -> list[Transcript]:
+    """The ``$ ...`` lines of plain ``` blocks (the error examples), with their output."""
+    found: list[Transcript] = []
+    for language, start, lines in fenced_blocks(text):
+        if language:
+            continue
+        for offset, line in enumerate(lines):
+            if line.startswith("$ "):
+                found.append(Transcript(start + offset, line[2:].strip(), []))
+            elif found and found[-1].line >= start and line.strip():
+                found[-1].expected.append(line.strip())
+    return found
+
+
 def is_run(command: Command) -> bool:
     """False for lines that set up or view things (``make``, ``source``, pytest, ...)."""
     words = [w for w in command.argv if not re.match(r"^\w+=", w)]
@@ -178,6 +208,7 @@ def is_run(command: Command) -> bool:
 
 
 COMMANDS, PYTHON_BLOCKS = parse_readme(README.read_text())
+TRANSCRIPTS = transcripts(README.read_text())
 RUNS = [c for c in COMMANDS if is_run(c)]
 
 
@@ -429,6 +460,7 @@ def test_readme_has_examples() -> None:
     assert len(RUNS) >= 20, [c.text for c in RUNS]
     assert len(PYTHON_BLOCKS) >= 4
     assert any("--capture-video" in c.text for c in RUNS)
+    assert TRANSCRIPTS and all(t.expected for t in TRANSCRIPTS)
 
 
 def test_readme_commands_are_known() -> None:
@@ -480,6 +512,26 @@ def test_readme_command(command: Command, tmp_path: Path, artifacts: Artifacts) 
         checkpoint = next(a for a in argv if a.endswith(".pt"))
         videos = (tmp_path / checkpoint).parent.parent / "videos" / "evaluate"
         assert list(videos.glob("*.mp4")), output
+
+
+@pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=lambda t: t.id)
+def test_readme_transcript(transcript: Transcript) -> None:
+    """A ``$ command`` shown with its output exits as the README says (2 for a mistake,
+    0 otherwise) and prints that output; ``...`` in the README stands for any text."""
+    argv = [sys.executable if a == "python" else a for a in shlex.split(transcript.command)]
+    result = subprocess.run(
+        argv, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
+    output = result.stdout + result.stderr
+    expected_status = 2 if any(e.startswith("advrl: error:") for e in transcript.expected) else 0
+    assert result.returncode == expected_status, output[-4000:]
+    assert "Traceback" not in output, output[-4000:]
+    for expected in transcript.expected:
+        fragments = [f.strip() for f in expected.split("...") if f.strip()]
+        pattern = ".*?".join(re.escape(f) for f in fragments)
+        assert re.search(pattern, output), (
+            f"README line {transcript.line} shows {expected!r}:\n{output}"
+        )
 
 
 PRELUDE = '''\
