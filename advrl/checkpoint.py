@@ -47,8 +47,13 @@ def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically and return the path."""
-    payload = {"format_version": FORMAT_VERSION, **payload}
-    return _write_atomic(path, lambda handle: torch.save(payload, handle))
+    return save_tensors_atomic(path, {"format_version": FORMAT_VERSION, **payload})
+
+
+def save_tensors_atomic(path: Path, state: dict[str, Any]) -> Path:
+    """``torch.save`` of ``state`` (a state dict, say), atomically; read it back with
+    ``torch.load(weights_only=True)``."""
+    return _write_atomic(path, lambda handle: torch.save(state, handle))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

@@ -40,6 +40,7 @@ from advrl.gan.metrics import (
     evaluation_inputs,
 )
 from advrl.gan.reward_model import RewardModel
+from advrl.logger import hparams_table
 from advrl.runs import check_new_run_dir, default_run_dir, resumed_run_dir
 from advrl.seeding import seed_everything
 
@@ -317,8 +318,7 @@ def train_gan(
     writer = SummaryWriter(str(run_dir), purge_step=start_epoch or None)
     if checkpoint is None:
         hparams = {**run_meta, **dataclasses.asdict(config), "device": str(device)}
-        rows_md = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
-        writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows_md}", 0)
+        writer.add_text("hyperparameters", hparams_table(hparams), 0)
 
     def evaluate_now(epoch: int) -> dict[str, float]:
         if classifier is None:

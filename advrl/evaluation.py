@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from advrl.agents import get_algorithm
+from advrl.agents import Agent, get_algorithm
 from advrl.checkpoint import load_checkpoint
 from advrl.device import resolve_device
 from advrl.envs.make import EnvFactory, make_env, resolve_env
@@ -17,7 +17,7 @@ DEFAULT_EPISODE_CAP = 10_000
 
 
 def evaluate(
-    agent,
+    agent: Agent,
     factory: EnvFactory,
     episodes: int,
     seed: int | None = None,
@@ -49,7 +49,7 @@ def evaluate(
     return returns
 
 
-def load_agent(checkpoint: Path, device: str = "auto") -> tuple[Any, EnvFactory, dict[str, Any]]:
+def load_agent(checkpoint: Path, device: str = "auto") -> tuple[Agent, EnvFactory, dict[str, Any]]:
     """The trained agent of a checkpoint, its env factory and the run's metadata."""
     payload = load_checkpoint(checkpoint)
     run = payload["run"]
@@ -64,7 +64,7 @@ def load_agent(checkpoint: Path, device: str = "auto") -> tuple[Any, EnvFactory,
 
 
 def record_demos(
-    agent: Any, factory: EnvFactory, episodes: int, seed: int = 0, deterministic: bool = True
+    agent: Agent, factory: EnvFactory, episodes: int, seed: int = 0, deterministic: bool = True
 ) -> dict[str, np.ndarray]:
     """``episodes`` whole episodes of ``agent``: observations, actions, next observations,
     episode ends (terminated or truncated) and each episode's return, as arrays."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 class LearnHooks:
     """No-op hooks; subclass ``after_update`` or set ``stop_requested`` to steer a run."""
 
-    def __init__(self) -> None:
-        self.stop_requested = False
+    stop_requested: bool = False
 
     def after_update(self, step: int) -> None:
         """Called with ``global_step`` after every update."""

@@ -54,8 +54,7 @@ class RunLogger:
             smoothing=0.05,
         )
         if hparams:
-            rows = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
-            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", start_step)
+            self.writer.add_text("hyperparameters", hparams_table(hparams), start_step)
 
     def on_step(self, steps: int, episodes: list[tuple[int, float, int]]) -> None:
         """Count ``steps`` env steps and log the episodes that finished in them."""
@@ -123,3 +122,8 @@ class RunLogger:
         self.writer.flush()
         self.writer.close()
 
+
+def hparams_table(hparams: Mapping[str, Any]) -> str:
+    """A run's settings as the markdown table TensorBoard's TEXT tab shows."""
+    rows = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
+    return f"|param|value|\n|-|-|\n{rows}"

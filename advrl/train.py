@@ -42,21 +42,20 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     start_time = time.perf_counter()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(plan.seed)
-    hooks = PluginHooks(plan.plugins)
-    run = Run(plan.run_dir, plan.seed, plan.device, plan.total_steps, plan.factory,
-              plan.checkpoint is not None, lambda name: _save(plan, run, name), hooks)  # fmt: skip
-    hooks.run = run
+    resumed = plan.checkpoint is not None
+    run = Run(plan.run_dir, plan.seed, plan.device, plan.total_steps, plan.factory, resumed,
+              save=lambda name: _save(plan, run, name))  # fmt: skip
+    hooks = PluginHooks(run, plan.plugins)
     run.envs = make_vector_env(plan.factory, plan.num_envs, settings.vec)
     for plugin in plan.plugins:
         run.envs = plugin.wrap_envs(run, run.envs)
     spaces = (run.envs.single_observation_space, run.envs.single_action_space)
     run.agent = agent = plan.algo_cls(*spaces, plan.config, plan.device)
-    if plan.checkpoint is not None:
+    if resumed:
         _restore(plan, run)
-    run.logger = RunLogger(plan.run_dir, plan.total_steps, agent.global_step,
-                           {**plan.run_meta, **dataclasses.asdict(plan.config),
-                            "device": str(plan.device)},
-                           _return_tag(plan.plugins))  # fmt: skip
+    hparams = {**plan.run_meta, **dataclasses.asdict(plan.config), "device": str(plan.device)}
+    tag = _return_tag(plan.plugins)
+    run.logger = RunLogger(plan.run_dir, plan.total_steps, agent.global_step, hparams, tag)
     for plugin in plan.plugins:
         plugin.before_learn(run)
     # A resumed run resets its envs with a different seed, so it does not replay episodes.
@@ -95,11 +94,15 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
 
 
 class PluginHooks(LearnHooks):
-    """The agent's hooks: after every update, each plug-in's ``after_update``."""
+    """The agent's hooks: after every update, each plug-in's ``after_update``; learning
+    stops when a plug-in calls ``run.stop()`` or on Ctrl-C (``interrupted``)."""
 
-    def __init__(self, plugins: Sequence[Plugin]) -> None:
-        super().__init__()
-        self.plugins, self.run, self.interrupted = plugins, None, False
+    def __init__(self, run: Run, plugins: Sequence[Plugin]) -> None:
+        self.run, self.plugins, self.interrupted = run, plugins, False
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.run.stop_requested or self.interrupted
 
     def after_update(self, step: int) -> None:
         for plugin in self.plugins:
@@ -196,7 +199,7 @@ def _graceful_ctrl_c(hooks: PluginHooks) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if hooks.interrupted:
             raise KeyboardInterrupt
-        hooks.interrupted = hooks.stop_requested = True
+        hooks.interrupted = True
         print(
             "\nstopping after this update to save a checkpoint (Ctrl-C again to abort)",
             file=sys.stderr,

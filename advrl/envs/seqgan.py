@@ -57,6 +57,7 @@ from advrl.gan.data import SequenceData, oracle_data, text_data
 from advrl.gan.discriminators import SequenceCNN, SequenceCNNConfig
 from advrl.gan.oracle import OracleLSTM, sample_from_logits
 from advrl.gan.reward_model import RewardModel
+from advrl.stats import mean_metrics
 
 REWARD_MODES = ("final", "rollout")
 D_METRICS = ("loss", "accuracy", "real_acc", "fake_acc", "real_prob", "fake_prob")
@@ -374,10 +375,9 @@ class SequenceGame:
         the agent finished most recently. Returns the mean metrics of the last round.
         """
         cfg = self.config
-        totals: dict[str, float] = {}
-        steps = 0
+        steps: list[dict[str, float]] = []
         for _ in range(cfg.d_rounds if rounds is None else rounds):
-            totals, steps = {}, 0  # report the last round: the discriminator as it ends
+            steps = []  # report the last round: the discriminator as it ends
             if self.live_policy is not None:
                 fake = self.generate(self.live_policy, cfg.d_negatives)
             else:
@@ -390,17 +390,8 @@ class SequenceGame:
                 order = torch.randperm(len(fake), generator=self.d_rng)
                 for idx in order.split(cfg.d_batch_size):
                     metrics = self.reward_model.update(real[idx], fake[idx])
-                    for key in (
-                        "loss",
-                        "accuracy",
-                        "real_acc",
-                        "fake_acc",
-                        "real_prob",
-                        "fake_prob",
-                    ):
-                        totals[key] = totals.get(key, 0.0) + metrics[key]
-                    steps += 1
-        summary = {key: value / max(steps, 1) for key, value in totals.items()}
+                    steps.append({key: metrics[key] for key in D_METRICS})
+        summary = mean_metrics(steps)
         if steps:
             self.d_history.append(summary)
         return summary

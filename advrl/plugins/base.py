@@ -16,7 +16,7 @@ trainer calls them in this order, every hook with the ``Run`` it is part of:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +25,6 @@ import torch
 
 from advrl.agents import Agent
 from advrl.envs.make import EnvFactory
-from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
 
 
@@ -42,14 +41,14 @@ class Run:
     """True when the run continues a checkpoint (pre-training is then skipped)."""
     save: Callable[[str], Path]
     """``save(name)`` writes ``checkpoints/<name>`` now (agent, RNG and plug-in states)."""
-    hooks: LearnHooks = field(default_factory=LearnHooks)
     envs: gym.vector.VectorEnv | None = None
     agent: Agent | None = None
     logger: RunLogger | None = None
+    stop_requested: bool = False
 
     def stop(self) -> None:
         """End learning after the current update; the run then finishes as usual."""
-        self.hooks.stop_requested = True
+        self.stop_requested = True
 
 
 class Plugin:

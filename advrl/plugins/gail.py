@@ -38,6 +38,7 @@ from advrl.gan.transitions import (
     save_transition_reward_model,
 )
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
+from advrl.stats import mean_metrics
 
 
 @dataclass
@@ -147,7 +148,7 @@ class LearnedReward(gym.vector.VectorWrapper):
         past_size = min(self._past_seen, cfg.agent_history)
         n_past = cfg.batch_size // 2 if past_size else 0
         space = self.env.single_action_space
-        totals: dict[str, float] = {}
+        steps = []
         for _ in range(cfg.d_steps):
             e = self.rng.integers(len(expert_obs), size=cfg.batch_size)
             a = self.rng.integers(len(agent_obs), size=cfg.batch_size - n_past)
@@ -158,11 +159,10 @@ class LearnedReward(gym.vector.VectorWrapper):
                 fake_actions = np.concatenate([fake_actions, self._past[1][p]])
             real = pair_features(expert_obs[e], expert_actions[e], space)
             fake = pair_features(fake_obs, fake_actions, space)
-            for key, value in self.reward_model.update(real, fake).items():
-                totals[key] = totals.get(key, 0.0) + value / cfg.d_steps
+            steps.append(self.reward_model.update(real, fake))
         self._remember(agent_obs, agent_actions)
-        self.history.append(totals)
-        return totals
+        self.history.append(mean_metrics(steps))
+        return self.history[-1]
 
     def _remember(self, obs: np.ndarray, actions: np.ndarray) -> None:
         """Reservoir sampling (Vitter's algorithm R) of the agent's pairs into ``_past``."""

@@ -23,6 +23,7 @@ from torch import nn
 
 from advrl.agents.bc import BCConfig, fit_likelihood, token_nll
 from advrl.agents.networks import ActorCritic
+from advrl.checkpoint import save_tensors_atomic
 from advrl.envs.seqgan import SequenceGame
 from advrl.gan.metrics import bleu, nll_oracle, nll_test, self_bleu, temperature_sweep
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
@@ -313,7 +314,7 @@ class SeqGANRecipePlugin(Plugin):
         final = recipe.evaluate(sweep=True)
         self._log(run, final, run.logger.global_step)
         run.logger.say(f"seqgan: after adversarial training  {brief(final)}")
-        torch.save(recipe.policy.state_dict(), run.run_dir / "generator.pt")
+        save_tensors_atomic(run.run_dir / "generator.pt", recipe.policy.state_dict())
         recipe.game.save_discriminator(run.run_dir / "discriminator.pt")
         history = recipe.game.d_history
         before = self.mle.get("after_mle", {})
