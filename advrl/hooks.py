@@ -1,9 +1,9 @@
 """What an agent calls back while it learns: SB3's callback, pared down to two members.
 
-An agent calls ``after_update(step)`` after each of its updates (DQN: after each training
-phase) and ends ``learn`` at its next step boundary once ``stop_requested`` is true. The
-trainer's subclass runs its plug-ins there; the default does nothing, so an agent learns
-from plain Python with no trainer at all.
+An agent calls ``after_update(step)`` after each of its updates (DQN: every ``LOG_EVERY``
+gradient steps, with its log line) and ends ``learn`` at its next step boundary once
+``stop_requested`` is true. The trainer's subclass runs its plug-ins there; the default
+does nothing, so an agent learns from plain Python with no trainer at all.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ from advrl.schedules import annealed_lr, crossed, linear_schedule
 from advrl.vec import check_same_step_autoreset, finished_episodes
 
 LOG_EVERY = 100
-"""Gradient steps between two log lines (and chances to checkpoint)."""
+"""Gradient steps between two log lines and two ``hooks.after_update`` calls (the plug-ins'
+chances to checkpoint)."""
 
 
 @dataclass
@@ -319,8 +320,7 @@ class DQN:
                             "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
                         }
                     )
-            if phases:
-                hooks.after_update(self.global_step)
+                    hooks.after_update(self.global_step)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
