@@ -15,7 +15,13 @@ from torch import nn
 
 import advrl  # noqa: F401  (registers SeqGAN-v0)
 from advrl.agents.networks import ActorCritic, TokenLSTM
-from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.envs.seqgan import (
+    MEMORISATION_KEYS,
+    SeqGANConfig,
+    SeqGANEnv,
+    SeqGANVectorEnv,
+    SequenceGame,
+)
 from advrl.errors import UserError
 from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
 
@@ -203,6 +209,46 @@ def test_stable_baselines3_ppo_learns_on_it_unchanged():
     model.learn(total_timesteps=128)
 
 
+# --- discriminator memorisation -----------------------------------------------------------
+
+MEMO = {**TINY, "vocab_size": 20, "seq_len": 8, "n_train": 40, "d_every": 0, "d_holdout": 0.5}
+
+
+def oracle_policy(game: SequenceGame):
+    """Next-token logits of the oracle itself: fakes drawn from the real distribution."""
+
+    def policy(obs: torch.Tensor) -> torch.Tensor:
+        return game.oracle(obs[:, 2:])[torch.arange(len(obs)), obs[:, 0]]
+
+    return policy
+
+
+def test_held_out_reals_never_reach_discriminator_training():
+    game = SequenceGame(SeqGANConfig(**MEMO, d_negatives=64))
+    rows = {tuple(r) for r in game.data.train.tolist()}
+    heldout = {tuple(r) for r in game.d_heldout.tolist()}
+    assert len(game.d_heldout) == 20 and heldout | {tuple(r) for r in game.d_train.tolist()} == rows
+    seen: list[torch.Tensor] = []
+    update = game.reward_model.update
+    game.reward_model.update = lambda real, fake: seen.append(real) or update(real, fake)
+    game.live_policy = oracle_policy(game)
+    game.train_discriminator(rounds=3)
+    assert seen and not heldout & {tuple(r) for r in torch.cat(seen).tolist()}
+
+
+def test_memorisation_gap_is_large_on_a_tiny_set_and_small_with_fresh_reals():
+    """Fakes from the oracle itself: D can only tell 20 training reals apart by memorising
+    them (a large gap); with fresh oracle reals every round there is nothing to memorise."""
+    gaps = {}
+    for fresh in (False, True):
+        game = SequenceGame(SeqGANConfig(**MEMO, d_negatives=128, d_fresh_reals=fresh))
+        game.live_policy = oracle_policy(game)
+        phase = game.train_discriminator(rounds=8)
+        gaps[fresh] = phase["d_memorisation_gap"]
+        assert set(MEMORISATION_KEYS) <= set(phase)
+    assert gaps[False] > 3.0 and abs(gaps[True]) < 1.0, gaps
+
+
 # --- the SeqGAN recipe ----------------------------------------------------------------------
 
 
@@ -289,6 +335,8 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     for key in ("nll_oracle", "nll_test", "nll_oracle_mle", "bleu2", "bleu5", "self_bleu4"):
         assert isinstance(summary[key], float), key
     assert summary["discriminator_accuracy"] is not None
+    for key in ("d_train_real_logit", "d_heldout_real_logit", "d_fake_logit", "d_memorisation_gap"):
+        assert isinstance(summary[key], float) and isinstance(summary[f"{key}_pretrain"], float)
     assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
     assert len(summary["temperature_sweep_mle"]) == len(summary["temperature_sweep"])
     assert summary["seqgan"]["mle_best_epoch"] >= 1

@@ -62,6 +62,13 @@ from advrl.stats import mean_metrics
 REWARD_MODES = ("final", "rollout")
 D_METRICS = ("loss", "accuracy", "real_acc", "fake_acc", "real_prob", "fake_prob")
 """The discriminator metrics a phase reports (means over its last round)."""
+MEMORISATION_KEYS = (
+    "d_train_real_logit",
+    "d_heldout_real_logit",
+    "d_fake_logit",
+    "d_memorisation_gap",
+)
+"""What ``SequenceGame.memorisation`` reports beside the "called real" rates."""
 SCORE_CHUNK = 4096
 """Rows per discriminator pass when scoring completions (bounds peak memory)."""
 
@@ -132,6 +139,13 @@ class SeqGANConfig:
     """Fake (and as many real) sequences per round (SeqGAN: 10,000)."""
     d_batch_size: int = 64
     """Discriminator minibatch size (of real and of fake sequences each)."""
+    d_holdout: float = 0.1
+    """Share of the real training sequences kept out of discriminator training (a split
+    seeded by ``data_seed``), on which every phase measures whether D learnt "real" or
+    memorised its own reals (``d_memorisation_gap``). MLE still trains on all of them."""
+    d_fresh_reals: bool = False
+    """Oracle data only: every round draws new real sequences from the oracle (unlimited
+    real data), the upper bound of the memorisation diagnosis, not a benchmark setting."""
     rollout_update_rate: float = 0.8
     """beta <- rate * beta + (1 - rate) * theta at each update_rollout_policy call."""
     init_seed: int = 0
@@ -161,6 +175,10 @@ class SeqGANConfig:
             problems.append(f"d_every must be >= 0, got {self.d_every}")
         if self.seq_len < 1 and self.dataset is None:
             problems.append(f"seq_len must be >= 1, got {self.seq_len}")
+        if not 0.0 <= self.d_holdout < 1.0:
+            problems.append(f"d_holdout must be in [0, 1), got {self.d_holdout}")
+        if self.d_fresh_reals and self.dataset is not None:
+            problems.append("d_fresh_reals needs the oracle; a dataset has no more reals to draw")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
             problems.append(
                 f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}"
@@ -222,6 +240,13 @@ class SequenceGame:
         if config.discriminator_path:
             self.load_discriminator(config.discriminator_path)
         self.d_rng = torch.Generator().manual_seed(config.init_seed + 1)
+        # D's reals and the reals it never sees, to measure memorisation on.
+        split = torch.Generator().manual_seed(config.data_seed + 1)
+        order = torch.randperm(len(self.data.train), generator=split)
+        n_heldout = round(len(order) * config.d_holdout)
+        self.d_heldout = self.data.train[order[:n_heldout]]
+        self.d_train = self.data.train[order[n_heldout:]]
+        self.fresh_rng = torch.Generator(device=self.device).manual_seed(config.data_seed + 2)
         self.rollout_policy: Callable[[torch.Tensor], torch.Tensor] = UniformPolicy(self.vocab_size)
         self.live_policy: nn.Module | None = None
         self.recent = torch.zeros(0, self.length, dtype=torch.long)
@@ -384,8 +409,7 @@ class SequenceGame:
                 fake = self.recent
             if len(fake) == 0:
                 break
-            pick = torch.randint(len(self.data.train), (len(fake),), generator=self.d_rng)
-            real = self.data.train[pick]
+            real = self.real_batch(len(fake))
             for _ in range(cfg.d_epochs):
                 order = torch.randperm(len(fake), generator=self.d_rng)
                 for idx in order.split(cfg.d_batch_size):
@@ -393,8 +417,36 @@ class SequenceGame:
                     steps.append({key: metrics[key] for key in D_METRICS})
         summary = mean_metrics(steps)
         if steps:
+            summary |= self.memorisation()
             self.d_history.append(summary)
         return summary
+
+    def real_batch(self, n: int) -> torch.Tensor:
+        """``n`` real sequences for a round: drawn from D's share of the training data, or
+        fresh from the oracle with ``d_fresh_reals``."""
+        if self.config.d_fresh_reals:
+            return self.oracle.sample(n, self.length, generator=self.fresh_rng).cpu()
+        return self.d_train[torch.randint(len(self.d_train), (n,), generator=self.d_rng)]
+
+    @torch.no_grad()
+    def memorisation(self) -> dict[str, float]:
+        """D's mean logit and "called real" rate on its training reals, on held-out reals
+        and on fresh samples of the live policy (or the latest finished sequences), and the
+        memorisation gap: training-real minus held-out-real mean logit. Empty without a
+        held-out share."""
+        n = len(self.d_heldout)
+        if n == 0:
+            return {}
+        fake = self.generate(self.live_policy, n) if self.live_policy else self.recent[:n]
+        groups = {"train_real": self.d_train[:n], "heldout_real": self.d_heldout, "fake": fake}
+        result: dict[str, float] = {}
+        for name, sequences in groups.items():
+            if len(sequences):
+                logits = self.reward_model.scores(sequences).float()
+                result[f"d_{name}_logit"] = logits.mean().item()
+                result[f"d_{name}_called_real"] = (logits > 0).float().mean().item()
+        result["d_memorisation_gap"] = result["d_train_real_logit"] - result["d_heldout_real_logit"]
+        return result
 
     def state_dict(self) -> dict[str, Any]:
         """The learned state (discriminator, rollout policy, counters), for checkpoints."""

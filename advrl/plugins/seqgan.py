@@ -24,7 +24,7 @@ from torch import nn
 from advrl.agents.bc import BCConfig, fit_likelihood, token_nll
 from advrl.agents.networks import ActorCritic
 from advrl.checkpoint import save_tensors_atomic
-from advrl.envs.seqgan import SequenceGame
+from advrl.envs.seqgan import MEMORISATION_KEYS, SequenceGame
 from advrl.gan.metrics import bleu, nll_oracle, nll_test, self_bleu, temperature_sweep
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
@@ -212,6 +212,17 @@ class SeqGANRecipe:
         return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, SWEEP_TEMPERATURES)
 
 
+def memorisation_line(phase: dict[str, float]) -> str:
+    """The discriminator's mean logits on its reals, held-out reals and fakes, in a line."""
+    if "d_memorisation_gap" not in phase:
+        return ""
+    return (
+        f"  logit: training reals {phase['d_train_real_logit']:+.2f}, held-out reals "
+        f"{phase['d_heldout_real_logit']:+.2f}, fakes {phase['d_fake_logit']:+.2f}  "
+        f"memorisation gap {phase['d_memorisation_gap']:.2f}"
+    )
+
+
 def brief(metrics: dict[str, Any]) -> str:
     """The headline generation metrics in one line."""
     keys = ("nll_oracle", "nll_test", "bleu2", "self_bleu4", "mean_reward")
@@ -282,6 +293,7 @@ class SeqGANRecipePlugin(Plugin):
         say(
             f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
             f"{d_seconds:.0f} s)  accuracy {d_pretrain.get('accuracy', float('nan')):.3f}"
+            + memorisation_line(d_pretrain)
         )
         after_mle = recipe.evaluate(sweep=True)  # MLE's curve, to set the final one against
         self._log(run, after_mle, step)
@@ -318,8 +330,13 @@ class SeqGANRecipePlugin(Plugin):
         recipe.game.save_discriminator(run.run_dir / "discriminator.pt")
         history = recipe.game.d_history
         before = self.mle.get("after_mle", {})
+        memorised = recipe.game.memorisation()  # D as the run ends, on the same three sets
+        run.logger.say("seqgan: discriminator at the end" + memorisation_line(memorised))
+        pretrained = self.mle.get("discriminator_pretrain", {})
         return {
             **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
+            **{key: memorised.get(key) for key in MEMORISATION_KEYS},
+            **{f"{key}_pretrain": pretrained.get(key) for key in MEMORISATION_KEYS},
             "nll_oracle_mle": before.get("nll_oracle"),
             "nll_test_mle": before.get("nll_test"),
             "temperature_sweep_mle": before.get("temperature_sweep"),
