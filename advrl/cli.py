@@ -36,6 +36,13 @@ def _run(main: Callable[[], int]) -> int:
         return 130
 
 
+def _add_assignments(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A repeatable ``flag KEY=VALUE ...`` option (parsed later by ``split_assignments``)."""
+    parser.add_argument(
+        flag, nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train_agent.py",
@@ -54,13 +61,10 @@ def train_parser() -> argparse.ArgumentParser:
         help="registered id (GridWorld-v0, CartPole-v1, ALE/Pong-v5), "
         "module.path:ClassOrFactory, or module.path:EnvId",
     )
-    parser.add_argument(
+    _add_assignments(
+        parser,
         "--env-kwargs",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="arguments for the env constructor, typed by "
+        "arguments for the env constructor, typed by "
         "its signature (e.g. step_reward=-0.5 slip=0.2)",
     )
     parser.add_argument("--algo", help=f"one of: {', '.join(sorted(ALGORITHMS))}")
@@ -83,13 +87,10 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demos", type=Path, default=None, help="demonstrations for gail and --pretrain bc"
     )
-    parser.add_argument(
+    _add_assignments(
+        parser,
         "--reward-kwargs",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="GAIL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward",
+        "GAIL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward",
     )
     parser.add_argument(
         "--pretrain",
@@ -98,21 +99,15 @@ def train_parser() -> argparse.ArgumentParser:
         help="bc: fit the policy to --demos by maximum likelihood (behaviour cloning) "
         "before RL or GAIL; --total-steps 0 stops there",
     )
-    parser.add_argument(
+    _add_assignments(
+        parser,
         "--pretrain-kwargs",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="behaviour cloning options: epochs, lr, batch_size, patience, val_fraction",
+        "behaviour cloning options: epochs, lr, batch_size, patience, val_fraction",
     )
-    parser.add_argument(
+    _add_assignments(
+        parser,
         "--recipe-kwargs",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
+        "SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
         "mle_val_fraction, d_pretrain_rounds, eval_samples, eval_every",
     )
     parser.add_argument(
@@ -126,13 +121,10 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-dir", type=Path, default=None, help="default runs/{env}__{algo}__{seed}__{time}"
     )
-    parser.add_argument(
+    _add_assignments(
+        parser,
         "--hp",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="hyperparameter override, repeatable (see --list-hp); preset=NAME picks a named "
+        "hyperparameter override, repeatable (see --list-hp); preset=NAME picks a named "
         "preset such as SeqGAN-v0's paper",
     )
     parser.add_argument(

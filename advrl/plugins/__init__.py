@@ -58,9 +58,13 @@ class PluginRequest:
             "recipe_kwargs": dict(settings.recipe_kwargs),
         }
         if recorded is None:
-            demos = settings.demos
-            return cls(settings.reward, demos, pretrain=settings.pretrain, **flags,
-                       recipe_base=dict(preset_recipe))  # fmt: skip
+            return cls(
+                settings.reward,
+                settings.demos,
+                pretrain=settings.pretrain,
+                recipe_base=dict(preset_recipe),
+                **flags,
+            )
         gail = dict(recorded.get("gail") or {})
         if "hidden_sizes" in gail:
             gail["hidden_sizes"] = tuple(gail["hidden_sizes"])
