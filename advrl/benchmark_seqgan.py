@@ -178,15 +178,24 @@ def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
 
 
 def mc_throughput(
-    device: torch.device, batch: int = 64, n_rollouts: int = 16, repeats: int = 3
-) -> dict[str, float]:
+    device: torch.device,
+    batch: int = 64,
+    n_rollouts: int = 16,
+    repeats: int = 3,
+    discriminator: str = "small",
+    stepwise: bool = True,
+) -> dict[str, Any]:
     """Sequences the env completes and scores per second in rollout mode (B=64, N=16,
-    T=20, V=5000, the small discriminator, an MLE-sized token LSTM rollout policy).
+    T=20, V=5000, an MLE-sized token LSTM rollout policy).
 
     One whole episode of B sequences: T - 1 steps of B * N completions each, plus the B
-    finished sequences; the median of ``repeats`` episodes.
+    finished sequences; the median of ``repeats`` episodes. ``stepwise=False`` hides the
+    policy's ``start``/``step`` so completions re-read the whole prefix at every token (the
+    O(T²) path, as before advrl read prefixes once).
     """
-    config = SeqGANConfig(n_train=64, n_test=64, n_rollouts=n_rollouts, d_every=0)
+    config = SeqGANConfig(
+        n_train=64, n_test=64, n_rollouts=n_rollouts, d_every=0, discriminator=discriminator
+    )
     config.device = str(device)
     game = SequenceGame(config)
     envs = SeqGANVectorEnv(num_envs=batch, game=game)
@@ -197,6 +206,9 @@ def mc_throughput(
         device,
     ).policy
     game.update_rollout_policy(policy.logits_module())
+    if not stepwise:
+        rollout = game.rollout_policy
+        game.set_rollout_policy(lambda obs: rollout(obs))
     rng = np.random.default_rng(0)
     times = []
     for _ in range(repeats):
@@ -210,6 +222,8 @@ def mc_throughput(
     seconds = float(np.median(times))
     scored = batch * n_rollouts * (game.length - 1) + batch
     return {
+        "discriminator": discriminator,
+        "completion": "stepwise O(T)" if stepwise else "whole prefix O(T^2)",
         "batch": batch,
         "n_rollouts": n_rollouts,
         "seq_len": game.length,
@@ -218,6 +232,43 @@ def mc_throughput(
         "sequences_scored_per_s": scored / seconds,
         "env_steps_per_s": batch * game.length / seconds,
     }
+
+
+def throughput_suite(device: torch.device, repeats: int = 3) -> dict[str, Any]:
+    """The ``seqgan-throughput`` suite: both completion paths with both discriminators, in
+    one process, and the new / old ratio of sequences per second for each discriminator."""
+    rows = [
+        mc_throughput(device, repeats=repeats, discriminator=name, stepwise=stepwise)
+        for name in ("small", "paper")
+        for stepwise in (False, True)
+    ]
+    ratios = {
+        rows[i]["discriminator"]: rows[i + 1]["sequences_scored_per_s"]
+        / rows[i]["sequences_scored_per_s"]
+        for i in (0, 2)
+    }
+    return {"device": str(device), "rows": rows, "speedup": ratios}
+
+
+def format_throughput_table(result: dict[str, Any]) -> str:
+    """Markdown table of ``throughput_suite``'s result."""
+    lines = [
+        f"SeqGAN-v0 Monte Carlo rewards, B=64, N=16, T=20, V=5000, device {result['device']}",
+        "",
+        "| discriminator | completion | s per episode | sequences scored per s |",
+        "|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['discriminator']} | {row['completion']} | {row['episode_seconds']:.2f} | "
+            f"{row['sequences_scored_per_s']:,.0f} |"
+        )
+    lines += [
+        "",
+        "speedup (stepwise / whole prefix): "
+        + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in result["speedup"].items()),
+    ]
+    return "\n".join(lines)
 
 
 def format_seqgan_table(result: dict[str, Any]) -> str:

@@ -74,6 +74,7 @@ SEQGAN_PAPER_ENV: dict[str, Any] = {
     "d_epochs": 3,
     "d_negatives": 10_000,
     "d_batch_size": 64,
+    "d_token_noise": 0.5,  # advrl's, not the paper's: without it D memorises its reals
 }
 SEQGAN_PAPER_RECIPE: dict[str, Any] = {
     "mle_epochs": 120,

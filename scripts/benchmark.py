@@ -14,15 +14,23 @@ import torch
 
 from advrl import __version__
 from advrl.benchmark import SUITES, format_table, run_suite, write_json
-from advrl.benchmark_seqgan import format_seqgan_table, run_seqgan_benchmark
+from advrl.benchmark_seqgan import (
+    format_seqgan_table,
+    format_throughput_table,
+    run_seqgan_benchmark,
+    throughput_suite,
+)
 from advrl.checkpoint import write_json_atomic
+from advrl.device import resolve_device
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--suite", choices=sorted([*SUITES, "seqgan"]), required=True)
+    parser.add_argument(
+        "--suite", choices=sorted([*SUITES, "seqgan", "seqgan-throughput"]), required=True
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=None, help="override each case's budget")
     parser.add_argument("--eval-episodes", type=int, default=10)
@@ -36,6 +44,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.suite == "seqgan":
         return seqgan(args)
+    if args.suite == "seqgan-throughput":
+        return seqgan_throughput(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -70,6 +80,18 @@ def seqgan(args: argparse.Namespace) -> int:
     print(format_seqgan_table(result))
     suffix = "" if args.preset == "default" else f"_{args.preset}"
     out = args.out or Path("benchmarks") / f"seqgan{suffix}.json"
+    result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
+    write_json_atomic(out, result)
+    print(f"results: {out}")
+    return 0
+
+
+def seqgan_throughput(args: argparse.Namespace) -> int:
+    """Monte Carlo reward throughput: O(T) vs O(T²) completions, small and paper D."""
+    print(f"suite seqgan-throughput, torch threads {torch.get_num_threads()}")
+    result = throughput_suite(resolve_device(args.device))
+    print(format_throughput_table(result))
+    out = args.out or Path("benchmarks") / "seqgan_throughput.json"
     result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
     write_json_atomic(out, result)
     print(f"results: {out}")

@@ -21,6 +21,7 @@ from advrl.envs.seqgan import (
     SeqGANEnv,
     SeqGANVectorEnv,
     SequenceGame,
+    StepwisePolicy,
 )
 from advrl.errors import UserError
 from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
@@ -72,8 +73,8 @@ def test_rollout_reward_is_the_mean_score_of_completions_that_keep_the_prefix():
     seen = []
     complete = game.complete
 
-    def spy(policy, obs, uniforms):
-        out = complete(policy, obs, uniforms)
+    def spy(policy, obs, uniforms, copies=1):
+        out = complete(policy, obs, uniforms, copies)
         seen.append((obs.clone(), out.clone()))
         return out
 
@@ -105,6 +106,44 @@ def test_rollout_policy_decides_the_completions():
     env.reset(seed=0)
     _, reward, *_ = env.step(0)  # prefix [0], completions [0, 1, 1, 1, 1]
     assert reward == pytest.approx(0.01 + 0.98 * 4 / 5, abs=1e-6)
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_stepwise_completions_equal_whole_prefix_completions(text, tmp_path):
+    """A token policy stepped one token at a time (O(T)) completes prefixes of mixed
+    lengths, each branched 3 times, exactly as reading the whole prefix at every token."""
+    if text:
+        corpus = tmp_path / "corpus.txt"
+        corpus.write_text("a b c d\nb c\nc a b a d\na\n" * 20)
+        game = SequenceGame(SeqGANConfig(dataset=str(corpus), d_every=0, seq_len=6))
+    else:
+        game = SequenceGame(SeqGANConfig(**{**TINY, "vocab_size": 50, "seq_len": 9}))
+    env = SeqGANEnv(game=game)
+    torch.manual_seed(0)
+    module = ActorCritic(env.observation_space, env.action_space, hidden_sizes=()).logits_module()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(20.0)  # sharp logits: an eos often, many different tokens
+    assert isinstance(module, StepwisePolicy)
+    sequences = game.generate(module, 12)
+    obs = game.empty_prefixes(12)
+    for row, length in enumerate([0, 1, 2, 3, 5, 0, 1, 4, 2, 3, 1, 0]):
+        length = min(length, game.length)
+        obs[row, 0] = length
+        obs[row, 2 : 2 + length] = sequences[row, :length]
+    uniforms = torch.rand(36, game.length, generator=torch.Generator().manual_seed(1))
+    stepwise = game.complete(module, obs, uniforms, copies=3)
+    whole = game.complete(lambda o: module(o), obs, uniforms, copies=3)
+    assert not isinstance(lambda o: module(o), StepwisePolicy)
+    assert torch.equal(stepwise, whole)
+    for row in range(12):  # prefixes kept
+        length = int(obs[row, 0])
+        assert torch.equal(
+            stepwise[3 * row : 3 * row + 3, :length], obs[row, 2 : 2 + length].expand(3, -1)
+        )
+    assert len({tuple(r) for r in stepwise.tolist()}) > 12  # copies differ
+    if text:
+        assert (stepwise == game.eos_id).any()
 
 
 def test_delayed_rollout_policy_blends_weights():
@@ -211,7 +250,11 @@ def test_stable_baselines3_ppo_learns_on_it_unchanged():
 
 # --- discriminator memorisation -----------------------------------------------------------
 
-MEMO = {**TINY, "vocab_size": 20, "seq_len": 8, "n_train": 40, "d_every": 0, "d_holdout": 0.5}
+MEMO = {
+    **TINY,
+    **{"vocab_size": 20, "seq_len": 8, "n_train": 40, "d_every": 0, "d_holdout": 0.5},
+    "d_token_noise": 0.0,  # the plain discriminator, which memorises
+}
 
 
 def oracle_policy(game: SequenceGame):
@@ -223,17 +266,47 @@ def oracle_policy(game: SequenceGame):
     return policy
 
 
-def test_held_out_reals_never_reach_discriminator_training():
-    game = SequenceGame(SeqGANConfig(**MEMO, d_negatives=64))
-    rows = {tuple(r) for r in game.data.train.tolist()}
-    heldout = {tuple(r) for r in game.d_heldout.tolist()}
-    assert len(game.d_heldout) == 20 and heldout | {tuple(r) for r in game.d_train.tolist()} == rows
+def rows_of(sequences: torch.Tensor) -> set[tuple[int, ...]]:
+    return {tuple(r) for r in sequences.tolist()}
+
+
+@pytest.mark.parametrize("options", [{}, {"d_patience": 1, "d_token_noise": 0.2}])
+def test_held_out_reals_never_reach_discriminator_training(options):
+    """Neither the validation half (early stopping) nor the measurement half of the
+    held-out share is ever trained on, augmented or not."""
+    game = SequenceGame(SeqGANConfig(**{**MEMO, "d_negatives": 64, **options}))
+    heldout = rows_of(game.d_heldout) | rows_of(game.d_val)
+    assert len(game.d_heldout) == len(game.d_val) == 10
+    assert heldout | rows_of(game.d_train) == rows_of(game.data.train)
     seen: list[torch.Tensor] = []
     update = game.reward_model.update
     game.reward_model.update = lambda real, fake: seen.append(real) or update(real, fake)
     game.live_policy = oracle_policy(game)
     game.train_discriminator(rounds=3)
-    assert seen and not heldout & {tuple(r) for r in torch.cat(seen).tolist()}
+    assert seen and not heldout & rows_of(torch.cat(seen))
+
+
+def test_token_noise_replaces_a_share_of_tokens_with_tokens_of_the_same_batch():
+    game = SequenceGame(SeqGANConfig(**{**MEMO, "d_token_noise": 0.3}))
+    batch = game.d_train[:16]
+    noisy = game.augment(batch)
+    changed = (noisy != batch).float().mean().item()
+    assert 0.1 < changed <= 0.3  # a replacement may draw the token it replaces
+    assert set(noisy.unique().tolist()) <= set(batch.unique().tolist())
+    assert torch.equal(batch, game.d_train[:16])  # the data itself is untouched
+    assert SequenceGame(SeqGANConfig(**MEMO)).augment(batch) is batch
+
+
+def test_early_stopping_keeps_the_discriminator_from_memorising():
+    """Fakes from the oracle itself: nothing tells unseen reals from fakes, so every epoch
+    that lowers the training loss raises the validation loss; early stopping keeps the
+    best weights and the gap stays small where plain training memorises (> 3 nats)."""
+    gaps = {}
+    for patience in (0, 2):
+        game = SequenceGame(SeqGANConfig(**MEMO, d_negatives=128, d_patience=patience))
+        game.live_policy = oracle_policy(game)
+        gaps[patience] = game.train_discriminator(rounds=8)["d_memorisation_gap"]
+    assert gaps[0] > 3.0 and abs(gaps[2]) < 1.0, gaps
 
 
 def test_memorisation_gap_is_large_on_a_tiny_set_and_small_with_fresh_reals():
@@ -269,7 +342,9 @@ def _recipe(**options) -> tuple[SequenceGame, ActorCritic, SeqGANRecipe]:
 
 
 def test_mle_pretraining_lowers_nll_oracle_and_discriminator_learns():
-    _, _, recipe = _recipe(mle_epochs=5, d_pretrain_rounds=20, d_negatives=256)
+    # Without token noise: with V = 40, replacing half the tokens leaves D little to learn
+    # from in 20 rounds (with V = 5000 it generalises better with it; README).
+    _, _, recipe = _recipe(mle_epochs=5, d_pretrain_rounds=20, d_negatives=256, d_token_noise=0)
     untrained = recipe.evaluate()
     losses = recipe.pretrain_mle(seed=0)
     trained = recipe.evaluate()
@@ -278,6 +353,7 @@ def test_mle_pretraining_lowers_nll_oracle_and_discriminator_learns():
     assert trained["nll_test"] < untrained["nll_test"] - 0.3
     metrics = recipe.pretrain_discriminator()
     assert metrics["accuracy"] > 0.6
+    assert metrics["d_heldout_real_logit"] > metrics["d_fake_logit"] + 0.2  # unseen reals too
 
 
 def test_mle_early_stopping_keeps_the_best_validation_epoch():
@@ -292,7 +368,7 @@ def test_mle_early_stopping_keeps_the_best_validation_epoch():
     assert len(recipe.validation) == 20  # mle_val_fraction 0.1, held out of training
 
 
-def test_short_adversarial_run_raises_the_discriminator_reward():
+def test_short_adversarial_run_raises_the_discriminator_reward(tmp_path):
     from advrl.agents.ppo import PPO, PPOConfig
     from advrl.logger import RunLogger
 
@@ -305,7 +381,7 @@ def test_short_adversarial_run_raises_the_discriminator_reward():
     recipe = SeqGANRecipe(game, agent.policy, torch.device("cpu"))
     recipe.pretrain_discriminator()  # d_pretrain_rounds (6) against the untrained policy
     before = float(game.score(recipe.sample(1000)).mean())
-    logger = RunLogger(ROOT / "runs" / "_test_seqgan_adv", 32 * 8 * 15)
+    logger = RunLogger(tmp_path / "run", 32 * 8 * 15)
     try:
         agent.learn(vec, 32 * 8 * 15, logger, seed=0)
     finally:

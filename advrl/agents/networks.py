@@ -62,6 +62,39 @@ class TokenLSTM(nn.Module):
         return self.lstm(self.embedding(inputs))[0]
 
 
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+"""(h, c) of a one-layer LSTM, each (1, B, H)."""
+
+
+class TokenPolicy(nn.Sequential):
+    """(token LSTM, torso, actor): next-token logits of token prefixes, ``forward(obs)``,
+    and the same network one token at a time, ``start`` then ``step``.
+
+    Sampling a whole sequence through ``forward`` re-reads the prefix at every token: O(T²)
+    LSTM steps. ``start`` reads each prefix once and ``step`` advances the LSTM state by one
+    token, O(T) in all; a state can be copied to branch N completions from one prefix.
+    """
+
+    def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, LSTMState]:
+        """Logits (B, V) after each row's prefix ``[t, start, x_1..x_t]`` and the LSTM
+        state there; rows may have different lengths t."""
+        encoder, torso, actor = self
+        obs = obs.long()
+        lengths = obs[:, 0]
+        inputs = encoder.embedding(obs[:, 1 : 2 + int(lengths.max())])  # (B, 1 + max t, E)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            inputs, (lengths + 1).cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, (h, c) = encoder.lstm(packed)  # the state after each row's own last input
+        return actor(torso(h[0])), (h, c)
+
+    def step(self, tokens: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+        """Feed one token per row (B,): the next logits (B, V) and the new state."""
+        encoder, torso, actor = self
+        out, state = encoder.lstm(encoder.embedding(tokens.long()).unsqueeze(1), state)
+        return actor(torso(out[:, 0])), state
+
+
 def is_token_prefix_space(space: spaces.Space) -> bool:
     """SeqGAN-v0's observations (``advrl.envs.seqgan.TokenPrefix``)."""
     return hasattr(space, "vocab_size") and isinstance(space, spaces.MultiDiscrete)
@@ -144,8 +177,11 @@ class ActorCritic(nn.Module):
         """Observations -> the actor's raw outputs, as one module sharing these weights.
 
         For a categorical policy, next-action logits: SeqGAN-v0's rollout policy and the
-        generator that MLE pre-trains (with ``teacher_forced_logits``).
+        generator that MLE pre-trains (with ``teacher_forced_logits``). Over the token LSTM
+        it is a ``TokenPolicy``, which can also be stepped one token at a time.
         """
+        if isinstance(self.encoder, TokenLSTM):
+            return TokenPolicy(self.encoder, self.torso, self.actor)
         return nn.Sequential(self.encoder, self.torso, self.actor)
 
     def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:

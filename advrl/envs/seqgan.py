@@ -41,7 +41,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -139,10 +139,28 @@ class SeqGANConfig:
     """Fake (and as many real) sequences per round (SeqGAN: 10,000)."""
     d_batch_size: int = 64
     """Discriminator minibatch size (of real and of fake sequences each)."""
+    d_weight_decay: float = 0.0
+    """Decoupled weight decay of the discriminator (AdamW's), a remedy for memorisation
+    (the paper's L2 0.2 acts on its output layer only)."""
+    d_dropout: float | None = None
+    """Drop probability before D's output layer; None keeps the architecture's (0.25)."""
+    d_label_smoothing: float = 0.0
+    """One-sided label smoothing: D's real targets are 1 - this (fakes stay 0)."""
+    d_token_noise: float = 0.5
+    """Augmentation against memorisation: this share of the tokens of every real and fake
+    sequence D trains on is replaced by tokens drawn from the same batch, so no training
+    sequence is ever seen twice as it is; D is measured and rewards on clean sequences.
+    0.5 was chosen on held-out reals (README, "Does the discriminator generalise?")."""
+    d_patience: int = 0
+    """Early stopping of every discriminator phase: it ends after this many epochs without
+    a lower validation loss (validation reals against fresh samples of the live policy, or
+    without one the latest finished sequences) and keeps the best weights, the phase's
+    starting ones included; 0 trains every epoch."""
     d_holdout: float = 0.1
     """Share of the real training sequences kept out of discriminator training (a split
-    seeded by ``data_seed``), on which every phase measures whether D learnt "real" or
-    memorised its own reals (``d_memorisation_gap``). MLE still trains on all of them."""
+    seeded by ``data_seed``): half validates ``d_patience``'s early stopping, and on the
+    other half every phase measures whether D learnt "real" or memorised its own reals
+    (``d_memorisation_gap``). MLE still trains on all of them."""
     d_fresh_reals: bool = False
     """Oracle data only: every round draws new real sequences from the oracle (unlimited
     real data), the upper bound of the memorisation diagnosis, not a benchmark setting."""
@@ -175,6 +193,18 @@ class SeqGANConfig:
             problems.append(f"d_every must be >= 0, got {self.d_every}")
         if self.seq_len < 1 and self.dataset is None:
             problems.append(f"seq_len must be >= 1, got {self.seq_len}")
+        if self.d_weight_decay < 0:
+            problems.append(f"d_weight_decay must be >= 0, got {self.d_weight_decay}")
+        if self.d_dropout is not None and not 0.0 <= self.d_dropout < 1.0:
+            problems.append(f"d_dropout must be in [0, 1), got {self.d_dropout}")
+        if not 0.0 <= self.d_label_smoothing < 0.5:
+            problems.append(f"d_label_smoothing must be in [0, 0.5), got {self.d_label_smoothing}")
+        if not 0.0 <= self.d_token_noise < 1.0:
+            problems.append(f"d_token_noise must be in [0, 1), got {self.d_token_noise}")
+        if self.d_patience < 0:
+            problems.append(f"d_patience must be >= 0, got {self.d_patience}")
+        if self.d_patience and self.d_holdout == 0:
+            problems.append("d_patience needs validation reals: set d_holdout > 0")
         if not 0.0 <= self.d_holdout < 1.0:
             problems.append(f"d_holdout must be in [0, 1), got {self.d_holdout}")
         if self.d_fresh_reals and self.dataset is not None:
@@ -188,6 +218,25 @@ class SeqGANConfig:
         if self.dataset is not None and self.oracle_params is not None:
             problems.append("give dataset or oracle_params, not both")
         return problems
+
+
+@runtime_checkable
+class StepwisePolicy(Protocol):
+    """A next-token policy that can also be stepped one token at a time (O(T) sampling),
+    as ``advrl.agents.networks.TokenPolicy``; any other callable is read in whole. The
+    state is a tuple of tensors with the batch in dimension 1, as an LSTM's (h, c)."""
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor: ...
+
+    def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Logits (B, V) after each prefix, and the recurrent state there."""
+        ...
+
+    def step(
+        self, tokens: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Feed one token per row: the next logits and the new state."""
+        ...
 
 
 class UniformPolicy:
@@ -231,11 +280,16 @@ class SequenceGame:
                 if config.discriminator == "paper"
                 else SequenceCNNConfig.small(self.vocab_size)
             )
+            if config.d_dropout is not None:
+                cnn_config.dropout = config.d_dropout
             self.reward_model = RewardModel(
                 SequenceCNN(cnn_config).to(self.device),
                 loss=config.gan_loss,
-                lr=config.d_lr,
                 reward="prob",
+                optimizer=functools.partial(
+                    torch.optim.AdamW, lr=config.d_lr, weight_decay=config.d_weight_decay
+                ),
+                label_smoothing=config.d_label_smoothing,
             )
         if config.discriminator_path:
             self.load_discriminator(config.discriminator_path)
@@ -244,8 +298,15 @@ class SequenceGame:
         split = torch.Generator().manual_seed(config.data_seed + 1)
         order = torch.randperm(len(self.data.train), generator=split)
         n_heldout = round(len(order) * config.d_holdout)
-        self.d_heldout = self.data.train[order[:n_heldout]]
+        heldout = self.data.train[order[:n_heldout]]
         self.d_train = self.data.train[order[n_heldout:]]
+        self.d_val, self.d_heldout = heldout[: n_heldout // 2], heldout[n_heldout // 2 :]
+        """Validation reals (early stopping) and measurement reals, both unseen by D."""
+        if config.d_patience and len(self.d_val) == 0:
+            raise UserError(
+                f"d_patience needs validation reals, but d_holdout={config.d_holdout} of "
+                f"{len(self.data.train)} training sequences leaves none; raise d_holdout"
+            )
         self.fresh_rng = torch.Generator(device=self.device).manual_seed(config.data_seed + 2)
         self.rollout_policy: Callable[[torch.Tensor], torch.Tensor] = UniformPolicy(self.vocab_size)
         self.live_policy: nn.Module | None = None
@@ -303,20 +364,28 @@ class SequenceGame:
         policy: Callable[[torch.Tensor], torch.Tensor],
         obs: torch.Tensor,
         uniforms: torch.Tensor,
+        copies: int = 1,
     ) -> torch.Tensor:
-        """Finish the prefixes ``obs`` (R, T+2) with ``policy``; the sequences (R, T).
+        """Finish the prefixes ``obs`` (R, T+2), each ``copies`` times, with ``policy``;
+        the sequences (R * copies, T), copies of a prefix next to each other.
 
-        Token s of row r is drawn by inverse CDF from ``uniforms[r, s]``, so a row's
+        Token s of output row r is drawn by inverse CDF from ``uniforms[r, s]``, so a row's
         completion depends only on its own prefix and uniforms. Prefixes are never changed;
-        after ``<eos>`` the rest stays ``<pad>``.
+        after ``<eos>`` the rest stays ``<pad>``. A ``StepwisePolicy`` (advrl's token
+        policies) reads each prefix once and then steps one token at a time, O(T); any
+        other function of observations is called on the whole prefix at every token, O(T²).
         """
-        obs = obs.to(self.device).clone()
+        obs = obs.to(self.device)
         uniforms = uniforms.to(self.device)
         lengths = obs[:, 0].clone()
         finished = lengths >= self.length
         if self.eos_id is not None:
             last = obs.gather(1, (lengths + 1).unsqueeze(1)).squeeze(1)
             finished |= (lengths > 0) & (last == self.eos_id)
+        if isinstance(policy, StepwisePolicy):
+            return self._complete_stepwise(policy, obs, uniforms, copies, lengths, finished)
+        obs = obs.repeat_interleave(copies, dim=0)
+        lengths, finished = lengths.repeat_interleave(copies), finished.repeat_interleave(copies)
         start = int(lengths.min()) if len(obs) else self.length
         for s in range(start, self.length):
             rows = torch.nonzero((lengths == s) & ~finished).squeeze(1)
@@ -330,6 +399,41 @@ class SequenceGame:
             if self.eos_id is not None:
                 finished[rows] |= tokens == self.eos_id
         return obs[:, 2:]
+
+    def _complete_stepwise(
+        self,
+        policy: StepwisePolicy,
+        obs: torch.Tensor,
+        uniforms: torch.Tensor,
+        copies: int,
+        lengths: torch.Tensor,
+        finished: torch.Tensor,
+    ) -> torch.Tensor:
+        """``complete`` for a ``StepwisePolicy``: each prefix read once, its LSTM state
+        copied ``copies`` times, then one token per step for every open row."""
+        sequences = obs[:, 2:].repeat_interleave(copies, dim=0)  # (R * copies, T)
+        lengths, finished = lengths.repeat_interleave(copies), finished.repeat_interleave(copies)
+        rows = torch.nonzero(~finished).squeeze(1)  # open rows, in output numbering
+        if rows.numel() == 0:
+            return sequences
+        prefixes = torch.unique(rows // copies)  # each open prefix once
+        logits, state = policy.start(obs[prefixes])
+        branch = torch.searchsorted(prefixes, rows // copies)  # open row -> its prefix's state
+        logits, state = logits[branch], tuple(x[:, branch] for x in state)
+        while rows.numel():
+            position = lengths[rows]
+            tokens = sample_from_logits(logits.float(), uniforms[rows, position])
+            sequences[rows, position] = tokens
+            lengths[rows] = position + 1
+            still_open = lengths[rows] < self.length
+            if self.eos_id is not None:
+                still_open &= tokens != self.eos_id
+            if not still_open.all():
+                rows, tokens = rows[still_open], tokens[still_open]
+                state = tuple(x[:, still_open] for x in state)
+            if rows.numel():
+                logits, state = policy.step(tokens, state)
+        return sequences
 
     @torch.no_grad()
     def score(self, sequences: torch.Tensor) -> torch.Tensor:
@@ -357,9 +461,8 @@ class SequenceGame:
         open_rows = torch.nonzero(~done).squeeze(1)
         if self.config.reward_mode == "rollout" and open_rows.numel():
             n = self.config.n_rollouts
-            prefixes = obs[open_rows.cpu()].repeat_interleave(n, dim=0)  # (R * N, T + 2)
             u = uniforms[open_rows.cpu()].reshape(-1, self.length)  # (R * N, T)
-            completions = self.complete(self.rollout_policy, prefixes, u)
+            completions = self.complete(self.rollout_policy, obs[open_rows.cpu()], u, copies=n)
             rewards[open_rows] = self.score(completions).view(-1, n).mean(1)
         return rewards
 
@@ -397,29 +500,59 @@ class SequenceGame:
         """``rounds`` (default ``d_rounds``) of fresh negatives, ``d_epochs`` epochs each.
 
         Negatives are samples of the live policy when one was given, else the sequences
-        the agent finished most recently. Returns the mean metrics of the last round.
+        the agent finished most recently. With ``d_patience`` the phase may end early and
+        ends on its best weights. Returns the mean metrics of the last round trained.
         """
         cfg = self.config
         steps: list[dict[str, float]] = []
+        stopper = _EarlyStopping(self) if cfg.d_patience else None
+        stopped = False
         for _ in range(cfg.d_rounds if rounds is None else rounds):
+            if stopped:
+                break
             steps = []  # report the last round: the discriminator as it ends
-            if self.live_policy is not None:
-                fake = self.generate(self.live_policy, cfg.d_negatives)
-            else:
-                fake = self.recent
+            fake = self.negatives(cfg.d_negatives)
             if len(fake) == 0:
                 break
             real = self.real_batch(len(fake))
             for _ in range(cfg.d_epochs):
                 order = torch.randperm(len(fake), generator=self.d_rng)
                 for idx in order.split(cfg.d_batch_size):
-                    metrics = self.reward_model.update(real[idx], fake[idx])
+                    metrics = self.reward_model.update(
+                        self.augment(real[idx]), self.augment(fake[idx])
+                    )
                     steps.append({key: metrics[key] for key in D_METRICS})
+                stopped = stopper is not None and stopper.should_stop()
+                if stopped:
+                    break
+        if stopper is not None:
+            stopper.restore_best()
         summary = mean_metrics(steps)
         if steps:
             summary |= self.memorisation()
             self.d_history.append(summary)
         return summary
+
+    def negatives(self, n: int) -> torch.Tensor:
+        """``n`` fresh samples of the live policy, or the latest finished sequences."""
+        return self.generate(self.live_policy, n) if self.live_policy else self.recent[:n]
+
+    def augment(self, batch: torch.Tensor) -> torch.Tensor:
+        """``batch`` with a ``d_token_noise`` share of its tokens (not ``<pad>``) replaced
+        by tokens drawn from its own tokens; the batch itself when the option is 0."""
+        p = self.config.d_token_noise
+        if p == 0.0:
+            return batch
+        real_token = (
+            batch != self.pad_id
+            if self.data.pad_id is not None
+            else torch.ones_like(batch, dtype=torch.bool)
+        )
+        pool = batch[real_token]
+        replace = (torch.rand(batch.shape, generator=self.d_rng) < p) & real_token
+        out = batch.clone()
+        out[replace] = pool[torch.randint(len(pool), (int(replace.sum()),), generator=self.d_rng)]
+        return out
 
     def real_batch(self, n: int) -> torch.Tensor:
         """``n`` real sequences for a round: drawn from D's share of the training data, or
@@ -437,7 +570,7 @@ class SequenceGame:
         n = len(self.d_heldout)
         if n == 0:
             return {}
-        fake = self.generate(self.live_policy, n) if self.live_policy else self.recent[:n]
+        fake = self.negatives(n)
         groups = {"train_real": self.d_train[:n], "heldout_real": self.d_heldout, "fake": fake}
         result: dict[str, float] = {}
         for name, sequences in groups.items():
@@ -482,14 +615,51 @@ class SequenceGame:
         state = load_checkpoint(Path(path))
         if "reward_model" not in state or "cnn_config" not in state:
             raise UserError(f"{path} is not a SeqGAN-v0 discriminator file (discriminator.pt)")
+        # Sizes only: dropout changes no weight, so d_dropout may differ from the saved one.
         mine = dataclasses.asdict(self.reward_model.discriminator.config)
         saved = {k: tuple(v) if isinstance(v, list) else v for k, v in state["cnn_config"].items()}
+        mine.pop("dropout")
+        saved.pop("dropout", None)
         if saved != mine:
             raise UserError(
                 f"the discriminator in {path} has sizes {saved}, this env needs {mine}; "
                 "use the same discriminator, vocabulary and data options it was trained with"
             )
         self.reward_model.load_state_dict(state["reward_model"])
+
+
+class _EarlyStopping:
+    """Early stopping of one discriminator phase on the game's validation reals against
+    fresh samples of the live policy (drawn once per phase, never trained on)."""
+
+    def __init__(self, game: SequenceGame) -> None:
+        self.model, self.patience = game.reward_model, game.config.d_patience
+        self.real = game.d_val
+        self.fake = game.negatives(len(self.real))
+        self.active = len(self.fake) > 0  # no sequences yet: nothing to validate against
+        self.best_loss = self.loss() if self.active else float("inf")
+        self.best_state, self.waited = self.model.state_dict(), 0
+
+    @torch.no_grad()
+    def loss(self) -> float:
+        """D's cross-entropy on the validation pairs (eval mode)."""
+        real, fake = self.model.scores(self.real), self.model.scores(self.fake)
+        return self.model.loss.discriminator(real.float(), fake.float()).item()
+
+    def should_stop(self) -> bool:
+        """After an epoch: note the loss, keep the weights if best; True once patience ran out."""
+        if not self.active:
+            return False
+        loss = self.loss()
+        if loss < self.best_loss:
+            self.best_loss, self.best_state, self.waited = loss, self.model.state_dict(), 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
+
+    def restore_best(self) -> None:
+        if self.active:
+            self.model.load_state_dict(self.best_state)
 
 
 @functools.lru_cache(maxsize=4)

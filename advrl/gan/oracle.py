@@ -24,6 +24,7 @@ number of idle cores: with two threads competing against other jobs the same loo
 
 from __future__ import annotations
 
+import functools
 import math
 import zipfile
 from pathlib import Path
@@ -47,7 +48,16 @@ NPZ_KEYS = (
 
 
 BLOCK = 64
-"""Block width of the two-level inverse-CDF sampler."""
+"""Block width of the two-level inverse-CDF sampler (see ``block_width``)."""
+
+
+@functools.lru_cache(maxsize=64)
+def block_width(width: int) -> int:
+    """The sampler's block width for rows of ``width`` tokens: ``BLOCK`` where it divides
+    ``width``, else the divisor of ``width`` in [32, 128] nearest it (50 for V = 5000), so
+    the mass needs no padded copy; ``BLOCK`` with padding where there is none."""
+    divisors = [b for b in range(32, 129) if width % b == 0]
+    return min(divisors, key=lambda b: (abs(b - BLOCK), b)) if divisors else BLOCK
 
 
 def sample_from_logits(
@@ -58,12 +68,12 @@ def sample_from_logits(
     """One exact draw per row of softmax(logits), by two-level inverse CDF: (B, V) -> (B,).
 
     Overwrites ``logits``. ``u`` (B,) are uniforms in [0, 1), drawn from ``generator`` when
-    None. The CDF is searched in two steps: over the cumulative masses of blocks of 64
-    tokens, then inside the chosen block. That avoids a 5000-wide cumsum, the slowest step
-    of a one-level search on CPU, and sums fewer float32 terms; the mass is never
+    None. The CDF is searched in two steps: over the cumulative masses of blocks of about 64
+    tokens (``block_width``), then inside the chosen block. That avoids a 5000-wide cumsum,
+    the slowest step of a one-level search on CPU, and sums fewer float32 terms; the mass is never
     normalised (the uniform is scaled by the row total instead). Resolution is float32's:
-    about 1e-7 of a row's mass, as with Gumbel-max in float32. A width that is a multiple of
-    64 avoids a padded copy (``OracleLSTM.sample`` pads its logits with -inf columns).
+    about 1e-7 of a row's mass, as with Gumbel-max in float32. A width with no divisor in
+    [32, 128] costs a padded copy (``OracleLSTM.sample`` pads its logits with -inf columns).
     """
     rows, width = logits.shape
     if logits.requires_grad:  # a policy's logits: sample without touching its graph
@@ -71,15 +81,16 @@ def sample_from_logits(
     if u is None:
         u = torch.rand(rows, generator=generator, device=logits.device)
     mass = logits.sub_(logits.amax(-1, keepdim=True)).exp_()  # (B, V), unnormalised
-    n_blocks = -(-width // BLOCK)
-    if n_blocks * BLOCK != width:
-        mass = nn.functional.pad(mass, (0, n_blocks * BLOCK - width))  # zero mass
-    blocks = mass.view(rows, n_blocks, BLOCK)  # (B, nb, BLOCK)
+    block = block_width(width)
+    n_blocks = -(-width // block)
+    if n_blocks * block != width:
+        mass = nn.functional.pad(mass, (0, n_blocks * block - width))  # zero mass
+    blocks = mass.view(rows, n_blocks, block)  # (B, nb, block)
     cum = blocks.sum(-1).cumsum_(-1)  # (B, nb)
     k, rest = _search(cum, u.reshape(rows, 1).to(cum.dtype) * cum[:, -1:])  # (B, 1) each
-    inner = blocks[torch.arange(rows, device=mass.device), k.squeeze(1)].cumsum_(-1)  # (B, BLOCK)
+    inner = blocks[torch.arange(rows, device=mass.device), k.squeeze(1)].cumsum_(-1)  # (B, block)
     j, _ = _search(inner, rest)
-    return (k * BLOCK + j).squeeze(1)  # (B,)
+    return (k * block + j).squeeze(1)  # (B,)
 
 
 def _search(cum: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -97,6 +97,9 @@ class RewardModel:
         clip: WGAN's weight-clipping bound; None takes the loss's own (0.01 for ``wgan``).
         optimizer: a factory ``params -> torch.optim.Optimizer`` that replaces Adam (e.g.
             RMSprop at 5e-5, the original WGAN's choice).
+        label_smoothing: one-sided label smoothing ε for the cross-entropy losses: real
+            targets 1 - ε, fake targets 0 (Salimans et al. 2016). It bounds how confident D
+            gets about its reals, one remedy for a discriminator that memorises them.
     """
 
     def __init__(
@@ -111,9 +114,18 @@ class RewardModel:
         gradient_penalty: float | None = None,
         clip: float | None = None,
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         self.discriminator = discriminator
         self.loss: GANLoss = get_loss(loss)
+        if label_smoothing and not self.loss.is_bce:
+            raise UserError(
+                f"label_smoothing needs a cross-entropy loss (minimax or non_saturating), "
+                f"not {loss}"
+            )
+        if not 0.0 <= label_smoothing < 0.5:
+            raise UserError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
         modes = BCE_REWARDS if self.loss.is_bce else CRITIC_REWARDS
         mode = next(iter(modes)) if reward == "default" else reward
         if mode not in modes:
@@ -161,6 +173,10 @@ class RewardModel:
         self.discriminator.train()
         real_out, fake_out = self._forward(real), self._forward(fake)
         loss = self.loss.discriminator(real_out, fake_out)
+        if self.label_smoothing:
+            # BCE with target 1 - ε: softplus(-x) + ε * (softplus(x) - softplus(-x)), and
+            # softplus(x) - softplus(-x) = x.
+            loss = loss + self.label_smoothing * real_out.mean()
         metrics: dict[str, float] = {}
         if self.gp_weight > 0:
             n = min(len(real), len(fake))

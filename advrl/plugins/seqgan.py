@@ -98,6 +98,16 @@ class Tempered(nn.Module):
     def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
         return self.module.teacher_forced_logits(sequences, start_id) / self.temperature
 
+    def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        logits, state = self.module.start(obs)
+        return logits / self.temperature, state
+
+    def step(
+        self, tokens: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        logits, state = self.module.step(tokens, state)
+        return logits / self.temperature, state
+
 
 class SeqGANRecipe:
     """Pre-training, the rollout-policy sync and the metrics of one SeqGAN-v0 run."""

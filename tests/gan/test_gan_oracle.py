@@ -9,7 +9,7 @@ import torch
 
 from advrl.errors import UserError
 from advrl.gan import OracleLSTM, sample_from_logits
-from advrl.gan.oracle import NPZ_KEYS
+from advrl.gan.oracle import NPZ_KEYS, block_width
 
 PAPER_NPZ = Path(__file__).parents[2].parent / "shared" / "benchmarks" / "seqgan_oracle"
 PAPER_NPZ = PAPER_NPZ / "target_params.npz"
@@ -87,21 +87,25 @@ def test_sampling_frequencies_match_the_model(temperature):
     assert chi2 < 73
 
 
-def test_two_level_sampler_is_exact_across_blocks_and_skips_zero_mass():
-    # V = 130 spans three blocks of 64, the last one partial; tokens 60-69 (across the
-    # first block boundary) and 129 have zero mass.
+@pytest.mark.parametrize("width", [130, 131])
+def test_two_level_sampler_is_exact_across_blocks_and_skips_zero_mass(width):
+    # V = 130: two blocks of 65 (a divisor, no padding); V = 131 (prime): three blocks of
+    # 64, the last one padded. Tokens 60-69 (across the first block boundary either way)
+    # and the last token have zero mass.
+    assert (block_width(130), block_width(131), block_width(5000)) == (65, 64, 50)
     g = torch.Generator().manual_seed(0)
-    logits = torch.randn(130, generator=g)
+    logits = torch.randn(width, generator=g)
     logits[60:70] = -float("inf")
-    logits[129] = -float("inf")
+    logits[width - 1] = -float("inf")
     n = 100_000
-    tokens = sample_from_logits(logits.expand(n, 130).clone(), generator=g)
-    counts = torch.bincount(tokens, minlength=130).double()
-    assert counts[60:70].sum() == 0 and counts[129] == 0
+    tokens = sample_from_logits(logits.expand(n, width).clone(), generator=g)
+    counts = torch.bincount(tokens, minlength=width).double()
+    assert counts[60:70].sum() == 0 and counts[width - 1] == 0
     expected = n * torch.softmax(logits.double(), 0)
     live = expected > 0
+    dof = int(live.sum()) - 1
     chi2 = ((counts[live] - expected[live]) ** 2 / expected[live]).sum().item()
-    assert chi2 < 119 + 6 * (2 * 118) ** 0.5  # 118 degrees of freedom, mean + 6 sd
+    assert chi2 < dof + 6 * (2 * dof) ** 0.5  # mean + 6 sd
 
 
 def test_same_seed_same_samples_whatever_the_batch_size():

@@ -135,3 +135,22 @@ def test_generator_loss_is_differentiable_in_the_fake_batch():
     fake = torch.randn(4, 2, requires_grad=True)
     model.generator_loss(fake).backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
+
+
+def test_label_smoothing_is_cross_entropy_with_real_targets_one_minus_epsilon():
+    real, fake = toy_batches(torch.Generator().manual_seed(0))
+    model = RewardModel(mlp(), loss="minimax", lr=1e-2, label_smoothing=0.2)
+    with torch.no_grad():
+        real_out = model.discriminator(real).squeeze(1)
+        fake_out = model.discriminator(fake).squeeze(1)
+    expected = F.binary_cross_entropy_with_logits(
+        real_out, torch.full_like(real_out, 0.8)
+    ) + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
+    assert model.update(real, fake)["loss"] == pytest.approx(expected.item(), rel=1e-5)
+    # Smoothed, D stops growing its real logits near logit(0.8) instead of without bound.
+    for _ in range(300):
+        model.update(*toy_batches(torch.Generator().manual_seed(1)))
+    assert model.prob_real(real).mean().item() == pytest.approx(0.8, abs=0.05)
+    for bad in ({"loss": "wgan", "label_smoothing": 0.1}, {"label_smoothing": 0.5}):
+        with pytest.raises(UserError, match="label_smoothing"):
+            RewardModel(mlp(), **bad)
