@@ -21,8 +21,11 @@ $(BIN)/.installed: pyproject.toml
 run: venv
 	$(BIN)/python scripts/train_agent.py $(RUN_ARGS)
 
+# Two pytest-xdist workers, one torch thread each (tests/conftest.py): CI's two cores.
+PYTEST_WORKERS ?= 2
+
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -8,6 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
+# Under pytest-xdist (`make test` runs two workers on CI's two cores) each worker, and every
+# script it starts, gets one torch thread, so the two never oversubscribe the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 sys.path.insert(0, str(TESTS))
