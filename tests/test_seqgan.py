@@ -146,6 +146,27 @@ def test_stepwise_completions_equal_whole_prefix_completions(text, tmp_path):
         assert (stepwise == game.eos_id).any()
 
 
+def test_stepwise_completion_is_linear_in_the_length():
+    """LSTM time steps to complete one empty prefix N times: T with the stepwise path (the
+    start token, then one per sampled token but the last), T(T+1)/2 re-reading the prefix."""
+    game = SequenceGame(SeqGANConfig(**{**TINY, "vocab_size": 50, "seq_len": 9}))
+    env = SeqGANEnv(game=game)
+    module = ActorCritic(env.observation_space, env.action_space, hidden_sizes=()).logits_module()
+    lstm_steps = []
+
+    def count(lstm, inputs, output):  # time steps of this call: packed or (B, T, E)
+        x = inputs[0]
+        lstm_steps.append(x.batch_sizes.numel() if hasattr(x, "batch_sizes") else x.shape[1])
+
+    module[0].lstm.register_forward_hook(count)
+    uniforms = torch.rand(4, 9)
+    game.complete(module, game.empty_prefixes(1), uniforms, copies=4)
+    assert sum(lstm_steps) == 9
+    lstm_steps.clear()
+    game.complete(lambda o: module(o), game.empty_prefixes(1), uniforms, copies=4)
+    assert sum(lstm_steps) == 9 * 10 // 2
+
+
 def test_delayed_rollout_policy_blends_weights():
     game = game_with_fixture()
     live = nn.Linear(3, 6)
