@@ -432,8 +432,9 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     for key in ("nll_oracle", "nll_test", "nll_oracle_mle", "bleu2", "bleu5", "self_bleu4"):
         assert isinstance(summary[key], float), key
     assert summary["discriminator_accuracy"] is not None
-    for key in ("d_train_real_logit", "d_heldout_real_logit", "d_fake_logit", "d_memorisation_gap"):
+    for key in MEMORISATION_KEYS:  # the logits, the gap and the called-real rates
         assert isinstance(summary[key], float) and isinstance(summary[f"{key}_pretrain"], float)
+    assert 0.0 <= summary["d_heldout_real_called_real"] <= 1.0
     assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
     assert len(summary["temperature_sweep_mle"]) == len(summary["temperature_sweep"])
     assert summary["seqgan"]["mle_best_epoch"] >= 1

@@ -67,8 +67,11 @@ MEMORISATION_KEYS = (
     "d_heldout_real_logit",
     "d_fake_logit",
     "d_memorisation_gap",
+    "d_train_real_called_real",
+    "d_heldout_real_called_real",
+    "d_fake_called_real",
 )
-"""What ``SequenceGame.memorisation`` reports beside the "called real" rates."""
+"""What ``SequenceGame.memorisation`` reports: mean logits, the gap, "called real" rates."""
 SCORE_CHUNK = 4096
 """Rows per discriminator pass when scoring completions (bounds peak memory)."""
 
