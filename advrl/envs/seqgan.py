@@ -415,14 +415,14 @@ class SequenceGame:
         """``complete`` for a ``StepwisePolicy``: each prefix read once, its LSTM state
         copied ``copies`` times, then one token per step for every open row."""
         sequences = obs[:, 2:].repeat_interleave(copies, dim=0)  # (R * copies, T)
-        lengths, finished = lengths.repeat_interleave(copies), finished.repeat_interleave(copies)
-        rows = torch.nonzero(~finished).squeeze(1)  # open rows, in output numbering
-        if rows.numel() == 0:
+        prefixes = torch.nonzero(~finished).squeeze(1)  # each open prefix once
+        if prefixes.numel() == 0:
             return sequences
-        prefixes = torch.unique(rows // copies)  # each open prefix once
-        logits, state = policy.start(obs[prefixes])
-        branch = torch.searchsorted(prefixes, rows // copies)  # open row -> its prefix's state
-        logits, state = logits[branch], tuple(x[:, branch] for x in state)
+        lengths = lengths.repeat_interleave(copies)
+        rows = (prefixes[:, None] * copies + torch.arange(copies, device=obs.device)).flatten()
+        logits, state = policy.start(obs[prefixes])  # then branch each state ``copies`` times
+        logits = logits.repeat_interleave(copies, dim=0)
+        state = tuple(x.repeat_interleave(copies, dim=1) for x in state)
         while rows.numel():
             position = lengths[rows]
             tokens = sample_from_logits(logits.float(), uniforms[rows, position])
