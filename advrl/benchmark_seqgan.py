@@ -135,11 +135,13 @@ def adversarial_run(
     preset: str = "default",
     overrides: dict[str, Any] | None = None,
     after_update: Callable[[SeqGANRecipe], None] | None = None,
+    wrap_envs: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] | None = None,
 ) -> SeqGANRecipe:
     """``steps`` of adversarial training by a fresh ``algo`` agent, starting from the given
     generator weights and game state (discriminator, rollout policy); its recipe after.
 
-    ``after_update(recipe)`` runs after every agent update, once the rollout policy moved.
+    ``after_update(recipe)`` runs after every agent update, once the rollout policy moved;
+    ``wrap_envs`` wraps the vector env the agent learns on (a control's reward, say).
     """
     seed_everything(seed)
     agent, num_envs = new_agent(game, algo, device, preset, overrides)
@@ -155,9 +157,10 @@ def adversarial_run(
             if after_update is not None:
                 after_update(recipe)
 
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(
-        SeqGANVectorEnv(num_envs=num_envs, game=game)
-    )
+    envs: gym.vector.VectorEnv = SeqGANVectorEnv(num_envs=num_envs, game=game)
+    if wrap_envs is not None:
+        envs = wrap_envs(envs)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     with tempfile.TemporaryDirectory() as log_dir:
         logger = RunLogger(Path(log_dir), steps)
         agent.learn(envs, steps, logger, seed=seed, hooks=SyncRollouts())

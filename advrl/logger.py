@@ -102,6 +102,10 @@ class RunLogger:
         """Log ``text`` (markdown) under ``tag``, e.g. generated samples."""
         self.writer.add_text(tag, text, self.global_step if step is None else step)
 
+    def figure(self, tag: str, figure: Any, step: int | None = None) -> None:
+        """Log a matplotlib ``figure`` as an image under ``tag`` (and close it)."""
+        self.writer.add_figure(tag, figure, self.global_step if step is None else step)
+
     @staticmethod
     def say(message: str) -> None:
         """A progress line on stderr (stdout is left for the run's results)."""

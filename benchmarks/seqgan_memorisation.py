@@ -10,7 +10,8 @@ new samples, after every round:
 
 ``--schedule issue``: 20 rounds of 5,000 fresh samples, 3 epochs each (the finding in the
 issue); ``short``: its first 5 rounds (for the paper's CNN, which takes over 20 minutes for
-20). ``--schedule cpu``: the CPU default's pre-training and run, 6 + 32 rounds of 1,024.
+20). ``--schedule cpu``: the CPU default's run as it was, 6 + 32 rounds of 1,024;
+``pretrain``: 48 rounds of 1,024, to choose how many the CPU default pre-trains.
 Settings are chosen on ``--data-seed 1`` (other oracle samples, another split, another
 initialisation) and reported on ``--data-seed 0``. Writes ``--out`` as JSON. Needs
 ../shared/benchmarks/seqgan_oracle.
@@ -56,7 +57,12 @@ TABLE = (
     "fresh reals every round (upper bound)",
 )
 """The README's rows; ``--all`` runs every setting above (the selection)."""
-SCHEDULES = {"issue": [(20, 5000)], "short": [(5, 5000)], "cpu": [(6, 1024), (32, 1024)]}
+SCHEDULES = {
+    "issue": [(20, 5000)],
+    "short": [(5, 5000)],
+    "cpu": [(6, 1024), (32, 1024)],
+    "pretrain": [(48, 1024)],
+}
 """Phases of (rounds, negatives per round)."""
 
 
@@ -85,6 +91,7 @@ def main() -> None:
     parser.add_argument("--discriminator", choices=("small", "paper"), default="small")
     parser.add_argument("--only", nargs="*", choices=sorted(SETTINGS), help="these settings")
     parser.add_argument("--all", action="store_true", help="every setting (the selection)")
+    parser.add_argument("--every-round", action="store_true", help="print every round")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     oracle = PAPER_ORACLE / "target_params.npz"
@@ -130,6 +137,8 @@ def main() -> None:
                     setting, setting.generate(recipe.generator, 1000)
                 )
                 rows.append(row)
+                if args.every_round:
+                    print(f"{name:40s} after {len(rows):3d} rounds: {line(row)}", flush=True)
             print(f"{name:40s} after {len(rows):3d} rounds: {line(rows[-1])}", flush=True)
         results[name] = {"options": options, "rounds": rows}
     if args.out:

@@ -15,10 +15,16 @@ import torch
 from advrl import __version__
 from advrl.benchmark import SUITES, format_table, run_suite, write_json
 from advrl.benchmark_seqgan import (
+    PAPER_ORACLE,
     format_seqgan_table,
     format_throughput_table,
     run_seqgan_benchmark,
     throughput_suite,
+)
+from advrl.benchmark_seqgan_paper import (
+    PaperCPUSchedule,
+    format_paper_cpu_table,
+    run_paper_cpu,
 )
 from advrl.checkpoint import write_json_atomic
 from advrl.device import resolve_device
@@ -29,7 +35,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--suite", choices=sorted([*SUITES, "seqgan", "seqgan-throughput"]), required=True
+        "--suite",
+        choices=sorted([*SUITES, "seqgan", "seqgan-throughput", "seqgan-paper-cpu"]),
+        required=True,
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=None, help="override each case's budget")
@@ -46,6 +54,8 @@ def main() -> int:
         return seqgan(args)
     if args.suite == "seqgan-throughput":
         return seqgan_throughput(args)
+    if args.suite == "seqgan-paper-cpu":
+        return seqgan_paper_cpu(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -95,6 +105,27 @@ def seqgan_throughput(args: argparse.Namespace) -> int:
     result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
     write_json_atomic(out, result)
     print(f"results: {out}")
+    return 0
+
+
+def seqgan_paper_cpu(args: argparse.Namespace) -> int:
+    """The paper's generator schedule on CPU with its controls (about 60 minutes)."""
+    oracle = PAPER_ORACLE / "target_params.npz"
+    if not oracle.exists():
+        print(
+            f"error: --suite seqgan-paper-cpu needs the paper's oracle at {oracle} "
+            "(../shared/benchmarks/seqgan_oracle beside the checkout)",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"suite seqgan-paper-cpu, seed {args.seeds[0]}, torch threads {torch.get_num_threads()}")
+    out = args.out or Path("benchmarks") / "seqgan_paper_cpu"
+    schedule = PaperCPUSchedule()
+    if args.steps:
+        schedule.adversarial_epochs = args.steps
+    result = run_paper_cpu(out, schedule, seed=args.seeds[0], oracle_params=str(oracle))
+    print(format_paper_cpu_table(result))
+    print(f"results: {out / 'results.json'}")
     return 0
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, run_script
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
 import advrl  # noqa: F401  (registers SeqGAN-v0)
@@ -191,6 +192,23 @@ def test_text_episodes_end_at_eos(tmp_path):
     obs, reward, terminated, *_ = env.step(eos)
     assert terminated and 0.0 < reward < 1.0
     assert env.game.data.decode(obs[2:]) == "a"
+
+
+def test_text_length_fits_95_percent_unless_set_and_a_cut_is_said(tmp_path, capfd):
+    """Unset, T is the shortest length that holds 95% of the sentences with their <eos>
+    (here 24 words + <eos>), not the oracle's 20; a T that cuts more than 5% says so."""
+    poem = " ".join(f"w{i % 7}" for i in range(24))
+    corpus = tmp_path / "poems.txt"
+    corpus.write_text(f"{poem}\n" * 95 + "a b\n" * 5)
+    game = SequenceGame(SeqGANConfig(dataset=str(corpus), d_every=0))
+    assert game.length == 25 and game.data.stats["train_cut"] == 0.0
+    assert "warning" not in capfd.readouterr().err
+    game = SequenceGame(SeqGANConfig(dataset=str(corpus), d_every=0, seq_len=20))
+    assert game.length == 20
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "seq_len=20 cuts" in lines[0] and "seq_len=25 fits 95%" in lines[0]
+    # the oracle keeps SeqGAN's 20
+    assert SequenceGame(SeqGANConfig(**{**TINY, "seq_len": None})).length == 20
 
 
 def test_bad_options_and_data_are_user_errors(tmp_path):
@@ -385,7 +403,9 @@ def test_mle_early_stopping_keeps_the_best_validation_epoch():
     assert len(losses) == recipe.best_epoch + 2  # two epochs without improvement
     assert recipe.val_nll[recipe.best_epoch - 1] == min(recipe.val_nll)
     # The kept weights are the best epoch's, not the last one's.
-    assert recipe._mean_nll(recipe.validation) == pytest.approx(min(recipe.val_nll), abs=1e-5)
+    assert recipe.nll_at(recipe.validation, [1.0])[1.0] == pytest.approx(
+        min(recipe.val_nll), abs=1e-5
+    )
     assert len(recipe.validation) == 20  # mle_val_fraction 0.1, held out of training
 
 
@@ -399,8 +419,10 @@ def test_short_adversarial_run_raises_the_discriminator_reward(tmp_path):
     config.hidden_sizes = ()
     torch.manual_seed(0)
     agent = PPO(vec.single_observation_space, vec.single_action_space, config, torch.device("cpu"))
-    recipe = SeqGANRecipe(game, agent.policy, torch.device("cpu"))
-    recipe.pretrain_discriminator()  # d_pretrain_rounds (6) against the untrained policy
+    recipe = SeqGANRecipe(
+        game, agent.policy, torch.device("cpu"), SeqGANRecipeConfig(d_pretrain_rounds=6)
+    )
+    recipe.pretrain_discriminator()  # 6 rounds against the untrained policy
     before = float(game.score(recipe.sample(1000)).mean())
     logger = RunLogger(tmp_path / "run", 32 * 8 * 15)
     try:
@@ -435,9 +457,15 @@ def test_users_command_end_to_end_writes_the_metrics(tmp_path):
     for key in MEMORISATION_KEYS:  # the logits, the gap and the called-real rates
         assert isinstance(summary[key], float) and isinstance(summary[f"{key}_pretrain"], float)
     assert 0.0 <= summary["d_heldout_real_called_real"] <= 1.0
-    assert [row["temperature"] for row in summary["temperature_sweep"]][2] == 1.0
+    assert 1.0 in [row["temperature"] for row in summary["temperature_sweep"]]
+    assert all("nll_oracle_se" in row for row in summary["temperature_sweep"])
     assert len(summary["temperature_sweep_mle"]) == len(summary["temperature_sweep"])
     assert summary["seqgan"]["mle_best_epoch"] >= 1
+    # where the generator lies against MLE's temperature curve, in the summary and a figure
+    assert isinstance(summary["frontier_gap"], float) and summary["frontier_gap_se"] > 0
+    assert "seqgan: frontier gap" in result.stderr
+    assert (run_dir / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+    assert "seqgan/frontier" in EventAccumulator(str(run_dir)).Reload().Tags()["images"]
     assert (run_dir / "generator.pt").exists() and (run_dir / "discriminator.pt").exists()
     # evaluate.py reports generation metrics under the run's own discriminator.
     result = run_script("evaluate.py", summary["checkpoint"], "--json")

@@ -141,6 +141,12 @@ def token_nll(
     generates) are left out; oracle sequences count all T tokens.
     """
     logits = policy.teacher_forced_logits(sequences, start_id)  # (B, T, V)
+    return sequence_nll(logits, sequences, eos_id)
+
+
+def sequence_nll(logits: torch.Tensor, sequences: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """Each sequence's mean per-token NLL (B,) given its teacher-forced ``logits`` (B, T, V);
+    for text, up to and including the first ``<eos>``."""
     # Flattened rows: cross_entropy on a (B, V, T) transpose is several times slower on CPU.
     nll = F.cross_entropy(logits.flatten(0, 1), sequences.flatten(), reduction="none")
     nll = nll.view_as(sequences)  # (B, T)

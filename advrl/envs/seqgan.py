@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,9 @@ class SeqGANConfig:
     """N, completions per step in rollout mode (SeqGAN: 16)."""
     vocab_size: int = 5000
     """V of the synthetic oracle (text takes its vocabulary from the file)."""
-    seq_len: int = 20
-    """T of the synthetic oracle; for text 0 picks the length that fits 95% of sentences."""
+    seq_len: int | None = None
+    """T: 20 for the oracle when unset; for text, unset (or 0) picks the shortest T that
+    fits 95% of the training sentences with their ``<eos>``."""
     oracle_seed: int = 0
     """Seed of the synthetic oracle's N(0, 1) weights."""
     oracle_params: str | None = None
@@ -194,7 +196,7 @@ class SeqGANConfig:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_every < 0:
             problems.append(f"d_every must be >= 0, got {self.d_every}")
-        if self.seq_len < 1 and self.dataset is None:
+        if self.seq_len is not None and self.seq_len < 1 and self.dataset is None:
             problems.append(f"seq_len must be >= 1, got {self.seq_len}")
         if self.d_weight_decay < 0:
             problems.append(f"d_weight_decay must be >= 0, got {self.d_weight_decay}")
@@ -665,12 +667,18 @@ class _EarlyStopping:
             self.model.load_state_dict(self.best_state)
 
 
+ORACLE_SEQ_LEN = 20
+"""SeqGAN's T for the synthetic oracle."""
+TEXT_MAX_CUT = 0.05
+"""The share of training sentences a text T may cut before a run warns."""
+
+
 @functools.lru_cache(maxsize=4)
 def _load_data(
     dataset: str | None,
     oracle_params: str | None,
     vocab_size: int,
-    seq_len: int,
+    seq_len: int | None,
     oracle_seed: int,
     n_train: int,
     n_test: int,
@@ -680,7 +688,17 @@ def _load_data(
     """The oracle and the real sequences; cached, as every env of a run needs the same
     (read-only) ones and drawing 15,000 oracle samples takes seconds."""
     if dataset is not None:
-        return None, text_data(dataset, max_len=seq_len or None, seed=data_seed)
+        data = text_data(dataset, max_len=seq_len or None, seed=data_seed)
+        cut, fit = data.stats["train_cut"], data.stats["p95_length"]
+        if cut > TEXT_MAX_CUT:
+            print(
+                f"SeqGAN-v0 warning: seq_len={data.length} cuts {cut:.0%} of the training "
+                f"sentences of {dataset} short; seq_len={fit} fits 95% (or leave it unset)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return None, data
+    seq_len = seq_len or ORACLE_SEQ_LEN
     oracle = (
         OracleLSTM.from_npz(oracle_params)
         if oracle_params

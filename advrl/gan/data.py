@@ -185,6 +185,7 @@ def text_data(
         "vocab_size": len(vocab),
         "mean_words": float(lengths.mean()),
         "p95_words": float(np.quantile(lengths, 0.95)),
+        "p95_length": coverage_length(lengths, 0.95),
         "max_words": int(lengths.max()),
         "train_cut": float((lengths >= max_len).mean()),
         "test_cut": float(np.mean([len(words) >= max_len for words in test_words])),

@@ -15,20 +15,23 @@ and a few samples as text. ``SeqGANRecipePlugin`` runs all of it inside ``advrl.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from advrl.agents.bc import BCConfig, fit_likelihood, token_nll
+from advrl.agents.bc import BCConfig, fit_likelihood, sequence_nll, token_nll
 from advrl.agents.networks import ActorCritic
 from advrl.checkpoint import save_tensors_atomic
 from advrl.envs.seqgan import MEMORISATION_KEYS, SequenceGame
-from advrl.gan.metrics import bleu, nll_oracle, nll_test, self_bleu, temperature_sweep
+from advrl.gan.frontier import frontier_gap, plot_frontier
+from advrl.gan.metrics import bleu, self_bleu, temperature_sweep
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
-SWEEP_TEMPERATURES = (0.5, 0.75, 1.0, 1.25, 1.5)
+SWEEP_TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+"""Temperatures of every sweep: dense below 1, where MLE's frontier trades diversity for quality."""
 BLEU_HYPOTHESES = 500
 """Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
 
@@ -48,8 +51,10 @@ class SeqGANRecipeConfig:
     keeps the best epoch's weights; 0 trains all ``mle_epochs`` on all data (SeqGAN)."""
     mle_val_fraction: float = 0.1
     """Share of the training sequences held out of MLE as its validation set (patience > 0)."""
-    d_pretrain_rounds: int = 6
-    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs)."""
+    d_pretrain_rounds: int = 20
+    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs). 20 is
+    where the held-out-vs-fresh AUC levels off on data seed 1
+    (``benchmarks/seqgan_memorisation.py --schedule pretrain``); 6 left it near chance."""
     eval_samples: int = 10_000
     """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
     eval_every: int = 0
@@ -180,24 +185,63 @@ class SeqGANRecipe:
     @torch.no_grad()
     def nll_test(self, temperature: float = 1.0) -> float:
         """The generator's mean per-token NLL of the held-out sequences."""
-        return self._mean_nll(self.game.data.test.to(self.device), temperature)
+        return self.nll_test_at((temperature,))[temperature]
 
-    def _mean_nll(self, sequences: torch.Tensor, temperature: float = 1.0) -> float:
-        tempered = Tempered(self.policy, temperature)
-        start_id, eos_id = self.game.start_id, self.game.eos_id
-        return nll_test(lambda batch: token_nll(tempered, batch, start_id, eos_id), sequences)
+    def nll_test_at(self, temperatures: Iterable[float]) -> dict[float, float]:
+        """NLL-test at each temperature (one pass over the held-out set)."""
+        return self.nll_at(self.game.data.test, temperatures)
+
+    @torch.no_grad()
+    def nll_at(
+        self, sequences: torch.Tensor, temperatures: Iterable[float], batch_size: int = 500
+    ) -> dict[float, float]:
+        """The generator's mean per-token NLL of ``sequences`` at each temperature, from
+        one pass over them (at V=5000 the logits cost as much as the loss, so a sweep
+        shares them)."""
+        sequences = sequences.to(self.device)
+        totals = dict.fromkeys(temperatures, 0.0)
+        for batch in sequences.split(batch_size):
+            logits = self.policy.teacher_forced_logits(batch, self.game.start_id)
+            for tau in totals:
+                nll = sequence_nll(logits if tau == 1.0 else logits / tau, batch, self.game.eos_id)
+                totals[tau] += float(nll.double().sum())
+        return {tau: total / max(len(sequences), 1) for tau, total in totals.items()}
+
+    @torch.no_grad()
+    def nll_oracle(self, samples: torch.Tensor) -> dict[str, float]:
+        """The oracle's mean per-token NLL of ``samples`` and its standard error."""
+        per_sequence = self.game.oracle.nll(samples.to(self.game.device))
+        se = per_sequence.std() / len(per_sequence) ** 0.5 if len(per_sequence) > 1 else 0.0
+        return {"nll_oracle": per_sequence.mean().item(), "nll_oracle_se": float(se)}
+
+    @torch.no_grad()
+    def oracle_nll_of_test(self) -> float:
+        """The oracle's NLL of its own held-out samples: the frontier's ideal point."""
+        return self.game.oracle.nll(self.game.data.test.to(self.game.device)).mean().item()
 
     def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
         """Generation metrics of the agent's policy now; see the module docstring."""
         start = time.perf_counter()
-        game = self.game
         n = n_samples or self.config.eval_samples
-        samples = self.sample(n)
-        metrics: dict[str, Any] = {"nll_test": self.nll_test()}
+        curve = self.temperature_sweep(min(n, 2000)) if sweep else None
+        at_one = [row["nll_test"] for row in curve or () if row["temperature"] == 1.0]
+        metrics = self.metrics_of(self.sample(n), nll_test=at_one[0] if at_one else None)
+        if curve is not None:
+            metrics["temperature_sweep"] = curve
+        metrics["eval_seconds"] = time.perf_counter() - start
+        return metrics
+
+    def metrics_of(
+        self, samples: torch.Tensor, temperature: float = 1.0, nll_test: float | None = None
+    ) -> dict[str, Any]:
+        """The metrics of ``samples`` drawn at ``temperature`` (NLL-test is taken there,
+        unless given)."""
+        game = self.game
+        if nll_test is None:
+            nll_test = self.nll_test(temperature)
+        metrics: dict[str, Any] = {"nll_test": nll_test}
         if game.oracle is not None:
-            per_sequence = game.oracle.nll(samples.to(game.device))
-            metrics["nll_oracle"] = per_sequence.mean().item()
-            metrics["nll_oracle_se"] = (per_sequence.std() / len(per_sequence) ** 0.5).item()
+            metrics |= self.nll_oracle(samples)
         metrics["mean_reward"] = float(game.score(samples[:2000]).mean())
         hypotheses = game.data.tokens(samples[:BLEU_HYPOTHESES])
         references = game.data.references()
@@ -205,21 +249,21 @@ class SeqGANRecipe:
         metrics |= {f"bleu{order}": score for order, score in scores.items()}
         metrics["self_bleu4"] = self_bleu(hypotheses, n=4)
         metrics["samples"] = [game.data.decode(row) for row in samples[:5]]
-        if sweep:
-            metrics["temperature_sweep"] = self.temperature_sweep(min(n, 2000))
-        metrics["eval_seconds"] = time.perf_counter() - start
         return metrics
 
-    def temperature_sweep(self, n: int) -> list[dict[str, float]]:
-        """NLL-oracle and NLL-test at each of ``SWEEP_TEMPERATURES`` (same temperature both)."""
+    def temperature_sweep(
+        self, n: int, temperatures: tuple[float, ...] = SWEEP_TEMPERATURES
+    ) -> list[dict[str, float]]:
+        """NLL-oracle (± SE, ``n`` samples) and NLL-test at each temperature."""
+        nll_test = self.nll_test_at(temperatures)
 
         def evaluate(samples: torch.Tensor, tau: float) -> dict[str, float]:
-            row = {"nll_test": self.nll_test(tau)}
+            row = {"nll_test": nll_test[tau]}
             if self.game.oracle is not None:
-                row["nll_oracle"] = nll_oracle(self.game.oracle, samples.to(self.game.device))
+                row |= self.nll_oracle(samples)
             return row
 
-        return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, SWEEP_TEMPERATURES)
+        return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, temperatures)
 
 
 def memorisation_line(phase: dict[str, float]) -> str:
@@ -329,6 +373,32 @@ class SeqGANRecipePlugin(Plugin):
             self._log(run, metrics, step)
             run.logger.say(f"seqgan: step {step:,}  {brief(metrics)}")
 
+    def _frontier(self, run: Run, before: dict[str, Any], final: dict[str, Any]) -> dict[str, Any]:
+        """``frontier_gap`` of the final generator against MLE's temperature curve, and
+        ``frontier.png`` (also in TensorBoard); nothing without an oracle or MLE's curve."""
+        recipe = self._recipe(run)
+        if recipe.game.oracle is None or "temperature_sweep" not in before:
+            return {}
+        found = frontier_gap(before["temperature_sweep"], final)
+        name = f"{run.agent.name} on D's reward"
+        figure = plot_frontier(
+            {"MLE": before["temperature_sweep"], name: final["temperature_sweep"]},
+            recipe.oracle_nll_of_test(),
+            run.run_dir / "frontier.png",
+        )
+        run.logger.figure("seqgan/frontier", figure)
+        note = "" if found.in_range else " (outside MLE's NLL-test range: nearest end used)"
+        run.logger.say(
+            f"seqgan: frontier gap {found.gap:+.3f} ± {found.se:.3f} nats of NLL-oracle "
+            f"at the same NLL-test (negative: beyond MLE's temperature curve){note}"
+        )
+        return {
+            "frontier_gap": found.gap,
+            "frontier_gap_se": found.se,
+            "frontier_gap_in_range": found.in_range,
+            "frontier": str(run.run_dir / "frontier.png"),
+        }
+
     def evaluate(self, run: Run) -> dict[str, Any]:
         """A generator is judged by its samples, under the discriminator it trained against:
         the final metrics with MLE's beside them; generator.pt and discriminator.pt saved."""
@@ -342,11 +412,13 @@ class SeqGANRecipePlugin(Plugin):
         before = self.mle.get("after_mle", {})
         memorised = recipe.game.memorisation()  # D as the run ends, on the same three sets
         run.logger.say("seqgan: discriminator at the end" + memorisation_line(memorised))
+        frontier = self._frontier(run, before, final)
         pretrained = self.mle.get("discriminator_pretrain", {})
         return {
             **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
             **{key: memorised.get(key) for key in MEMORISATION_KEYS},
             **{f"{key}_pretrain": pretrained.get(key) for key in MEMORISATION_KEYS},
+            **frontier,
             "nll_oracle_mle": before.get("nll_oracle"),
             "nll_test_mle": before.get("nll_test"),
             "temperature_sweep_mle": before.get("temperature_sweep"),
