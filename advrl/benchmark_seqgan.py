@@ -26,6 +26,7 @@ from advrl.agents import get_algorithm
 from advrl.config import config_from_overrides
 from advrl.device import resolve_device
 from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.gan.metrics import bleu, self_bleu
 from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
 from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
@@ -34,6 +35,25 @@ from advrl.seeding import seed_everything
 
 PAPER_ORACLE = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/seqgan_oracle"
 PAPER_NLL_ORACLE = {"mle": 9.038, "seqgan_reinforce": 8.736}
+COCO = PAPER_ORACLE.parent / "coco_captions"
+TEXYGEN_COCO = {
+    "seqgan_reinforce": {
+        "bleu2": 0.745,
+        "bleu3": 0.498,
+        "bleu4": 0.294,
+        "bleu5": 0.180,
+        "self_bleu4": 0.670,
+    },
+    "training_set": {
+        "bleu2": 0.740,
+        "bleu3": 0.520,
+        "bleu4": 0.337,
+        "bleu5": 0.218,
+        "self_bleu4": 0.573,
+    },
+}
+"""Texygen's published COCO figures (geek-ai/Texygen docs/evaluation.md: BLEU "on test
+dataset", Self-BLEU on the generated text)."""
 
 
 def _env_options(preset: str, oracle_params: str | None) -> dict[str, Any]:
@@ -95,7 +115,7 @@ def run_seqgan_benchmark(
             "adversarial_steps": steps,
             "discriminator_accuracy": history[-1]["accuracy"] if history else None,
         }
-    return {
+    result = {
         "preset": preset,
         "seed": seed,
         "device": str(torch_device),
@@ -104,6 +124,51 @@ def run_seqgan_benchmark(
         "rows": rows,
         "throughput": mc_throughput(torch_device),
     }
+    if (COCO / "train.txt").exists():
+        result["coco"] = coco_rows(preset, seed, steps, torch_device)
+    return result
+
+
+def coco_rows(
+    preset: str, seed: int, steps: int, device: torch.device
+) -> dict[str, dict[str, Any]]:
+    """MLE and SeqGAN (REINFORCE) on COCO captions, with the training sentences scored the
+    same way (Texygen's protocol check): BLEU-2..5 of 500 generated sentences against all
+    10,000 test captions, Self-BLEU-4 of those 500, NLL-test."""
+    options = _env_options(preset, None)
+    options.pop("oracle_params", None)
+    options |= {"dataset": str(COCO / "train.txt"), "test_dataset": str(COCO / "test.txt")}
+    options["device"] = str(device)
+    seed_everything(seed)
+    game = SequenceGame(SeqGANConfig(**options))
+    agent, _ = new_agent(game, "reinforce", device, preset)
+    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
+    start = time.perf_counter()
+    recipe.pretrain_mle(seed)
+    recipe.pretrain_discriminator()
+    mle_seconds = time.perf_counter() - start
+    rows = {"mle": {**_text_row(recipe.metrics_of(recipe.sample(500))), "wall_s": mle_seconds}}
+    generator_state = copy.deepcopy(recipe.generator.state_dict())
+    start = time.perf_counter()
+    adversarial = adversarial_run(
+        game, "reinforce", generator_state, game.state_dict(), steps, seed, device, preset
+    )
+    rows["seqgan_reinforce"] = {
+        **_text_row(adversarial.metrics_of(adversarial.sample(500))),
+        "wall_s": time.perf_counter() - start + mle_seconds,
+    }
+    order = torch.randperm(len(game.data.train), generator=torch.Generator().manual_seed(seed))
+    real = game.data.tokens(game.data.train[order[:500]])
+    rows["training_set"] = {
+        **{f"bleu{k}": v for k, v in bleu(real, game.data.references(), n=(2, 3, 4, 5)).items()},
+        "self_bleu4": self_bleu(real, n=4),
+    }
+    return {"rows": rows, "seq_len": game.length, "texygen": TEXYGEN_COCO}
+
+
+def _text_row(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("nll_test", "bleu2", "bleu3", "bleu4", "bleu5", "self_bleu4", "samples")
+    return {key: metrics[key] for key in keys}
 
 
 def new_agent(
@@ -274,6 +339,26 @@ def format_throughput_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_coco_table(coco: dict[str, Any]) -> str:
+    """Markdown table of ``coco_rows``, Texygen's published figures beside ours."""
+    lines = [
+        f"COCO captions (T={coco['seq_len']}): BLEU-2..5 of 500 sentences against the 10,000 "
+        "test captions, Self-BLEU-4 of the same 500; Texygen's published figure after each /",
+        "",
+        "| generator | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-5 | Self-BLEU-4 | NLL-test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in coco["rows"].items():
+        theirs = coco["texygen"].get(name, {})
+        cells = [
+            f"{row[key]:.3f}" + (f" / {theirs[key]:.3f}" if key in theirs else "")
+            for key in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu4")
+        ]
+        nll = f"{row['nll_test']:.3f}" if "nll_test" in row else "-"
+        lines.append(f"| {name} | {' | '.join(cells)} | {nll} |")
+    return "\n".join(lines)
+
+
 def format_seqgan_table(result: dict[str, Any]) -> str:
     """Markdown tables of ``run_seqgan_benchmark``'s result."""
     lines = [
@@ -292,6 +377,8 @@ def format_seqgan_table(result: dict[str, Any]) -> str:
             f"| {name} | {oracle} | {row['nll_test']:.3f} | {row['bleu4']:.3f} | "
             f"{row['self_bleu4']:.3f} | {row['wall_s']:.0f} | {paper[name]} |"
         )
+    if "coco" in result:
+        lines += ["", format_coco_table(result["coco"])]
     t = result["throughput"]
     lines += [
         "",

@@ -124,7 +124,7 @@ def run_paper_cpu(
         agent, _ = new_agent(game, "reinforce", device, "paper")
         recipes[name] = SeqGANRecipe(game, agent.policy, device, config)
         start = time.perf_counter()
-        recipes[name].pretrain_mle(seed)
+        recipes[name].pretrain_mle(seed, _every_tenth_epoch(name, say))
         wall[name] = time.perf_counter() - start
         say(f"{name}: {len(recipes[name].val_nll) or config.mle_epochs} epochs, {wall[name]:.0f} s")
         evaluate(name, recipes[name])
@@ -218,6 +218,15 @@ def run_paper_cpu(
     }
     write_json_atomic(out_dir / "results.json", result)
     return result
+
+
+def _every_tenth_epoch(name: str, say: Callable[[str], None]) -> Callable[..., None]:
+    def log(epoch: int, loss: float, val_nll: float | None) -> None:
+        if epoch % 10 == 0:
+            val = "" if val_nll is None else f", validation NLL {val_nll:.4f}"
+            say(f"{name}: epoch {epoch}, loss {loss:.4f}{val}")
+
+    return log
 
 
 class ConstantReward(gym.vector.VectorWrapper):

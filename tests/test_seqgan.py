@@ -211,6 +211,16 @@ def test_text_length_fits_95_percent_unless_set_and_a_cut_is_said(tmp_path, capf
     assert SequenceGame(SeqGANConfig(**{**TINY, "seq_len": None})).length == 20
 
 
+def test_a_test_dataset_is_the_whole_held_out_set(tmp_path):
+    train, test = tmp_path / "train.txt", tmp_path / "test.txt"
+    train.write_text("a b c\nb c a\n" * 20)
+    test.write_text("c b a\n" * 7)
+    game = SequenceGame(SeqGANConfig(dataset=str(train), test_dataset=str(test), d_every=0))
+    assert len(game.data.train) == 40 and len(game.data.test) == 7
+    with pytest.raises(UserError, match="test_dataset needs dataset"):
+        SequenceGame(SeqGANConfig(test_dataset=str(test)))
+
+
 def test_bad_options_and_data_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="reward_mode"):
         SeqGANEnv(reward_mode="sometimes")
@@ -505,3 +515,16 @@ def test_list_hp_shows_what_the_run_would_use_and_the_env_options():
         "train_agent.py", "--env", "SeqGAN-v0", "--algo", "ppo", "--list-hp", "--hp", "preset=papr"
     )
     assert bad.returncode == 2 and "did you mean paper" in bad.stderr
+
+
+def test_the_token_lstm_widths_are_a_hyperparameter():
+    from advrl.agents.ppo import PPO, PPOConfig
+
+    env = SeqGANEnv(**TINY, d_every=0)
+    config = PPOConfig(token_lstm=(16, 48), hidden_sizes=())
+    agent = PPO(env.observation_space, env.action_space, config, torch.device("cpu"))
+    encoder = agent.policy.encoder
+    assert (encoder.embedding.embedding_dim, encoder.hidden_dim) == (16, 48)
+    assert PPOConfig(token_lstm=(0, 32)).validate() == [
+        "token_lstm must be two positive widths, got (0, 32)"
+    ]

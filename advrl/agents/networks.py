@@ -100,12 +100,17 @@ def is_token_prefix_space(space: spaces.Space) -> bool:
     return hasattr(space, "vocab_size") and isinstance(space, spaces.MultiDiscrete)
 
 
-def make_encoder(space: spaces.Space) -> tuple[nn.Module, int]:
-    """Pick the encoder for an observation space; returns it and its feature size."""
+def make_encoder(
+    space: spaces.Space, token_lstm: tuple[int, int] = (32, 32)
+) -> tuple[nn.Module, int]:
+    """Pick the encoder for an observation space; returns it and its feature size.
+
+    ``token_lstm`` is the (embedding, hidden) width of the token LSTM (SeqGAN: 32, 32).
+    """
     if isinstance(space, spaces.Discrete):
         return OneHot(int(space.n)), int(space.n)
     if is_token_prefix_space(space):
-        encoder = TokenLSTM(space.vocab_size)
+        encoder = TokenLSTM(space.vocab_size, *token_lstm)
         return encoder, encoder.hidden_dim
     if is_image_space(space):
         channels_first = space.shape[0] <= 4 or space.shape[0] < space.shape[-1]
@@ -140,9 +145,10 @@ class ActorCritic(nn.Module):
         hidden_sizes: Sequence[int] = (64, 64),
         log_std_init: float = 0.0,
         shared: bool = False,
+        token_lstm: tuple[int, int] = (32, 32),
     ) -> None:
         super().__init__()
-        self.encoder, features = make_encoder(observation_space)
+        self.encoder, features = make_encoder(observation_space, token_lstm)
         self.action_space = action_space
         self.torso: nn.Module = nn.Identity()
         head_hidden: Sequence[int] = hidden_sizes

@@ -65,6 +65,8 @@ class PPOConfig:
     """Hidden widths of the actor and critic MLPs (over the CNN for images)."""
     shared_network: bool = False
     """One MLP torso for actor and critic instead of two separate MLPs."""
+    token_lstm: tuple[int, int] = (32, 32)
+    """(Embedding, hidden) width of the token LSTM over SeqGAN-v0 prefixes (SeqGAN: 32, 32)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies (Box actions)."""
 
@@ -90,6 +92,8 @@ class PPOConfig:
             problems.append(f"target_kl must be > 0 or none, got {self.target_kl}")
         if any(width < 1 for width in self.hidden_sizes):
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
+        if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
+            problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
         return problems
 
 

@@ -48,6 +48,8 @@ class ReinforceConfig:
     """Clip the global gradient norm to this value."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the policy and value MLPs (empty: linear heads)."""
+    token_lstm: tuple[int, int] = (32, 32)
+    """(Embedding, hidden) width of the token LSTM over SeqGAN-v0 prefixes (SeqGAN: 32, 32)."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
@@ -64,6 +66,8 @@ class ReinforceConfig:
             problems.append(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if any(width < 1 for width in self.hidden_sizes):
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
+        if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
+            problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
         return problems
 
 

@@ -154,6 +154,7 @@ class OnPolicyAgent:
             config.hidden_sizes,
             getattr(config, "log_std_init", 0.0),
             getattr(config, "shared_network", False),
+            getattr(config, "token_lstm", (32, 32)),
         ).to(device)
         # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
         self.optimizer = make_adam(self.policy.parameters(), lr=config.lr, eps=1e-5)

@@ -120,6 +120,9 @@ class SeqGANConfig:
     """An .npz of oracle weights (the paper's: ../shared/benchmarks/seqgan_oracle)."""
     dataset: str | None = None
     """A text file, one sentence a line, instead of the oracle."""
+    test_dataset: str | None = None
+    """With ``dataset``: a held-out text file (COCO's test.txt, say); unset, a seeded 10%
+    of ``dataset`` is held out."""
     n_train: int = 10_000
     """Real training sequences drawn from the oracle."""
     n_test: int = 5_000
@@ -220,6 +223,8 @@ class SeqGANConfig:
             )
         if self.d_lr <= 0:
             problems.append(f"d_lr must be > 0, got {self.d_lr}")
+        if self.test_dataset is not None and self.dataset is None:
+            problems.append("test_dataset needs dataset (the training text)")
         if self.dataset is not None and self.oracle_params is not None:
             problems.append("give dataset or oracle_params, not both")
         return problems
@@ -266,6 +271,7 @@ class SequenceGame:
         self.device = resolve_device(config.device, flag="SeqGAN-v0 option device")
         self.oracle, self.data = _load_data(
             config.dataset,
+            config.test_dataset,
             config.oracle_params,
             config.vocab_size,
             config.seq_len,
@@ -676,6 +682,7 @@ TEXT_MAX_CUT = 0.05
 @functools.lru_cache(maxsize=4)
 def _load_data(
     dataset: str | None,
+    test_dataset: str | None,
     oracle_params: str | None,
     vocab_size: int,
     seq_len: int | None,
@@ -688,7 +695,7 @@ def _load_data(
     """The oracle and the real sequences; cached, as every env of a run needs the same
     (read-only) ones and drawing 15,000 oracle samples takes seconds."""
     if dataset is not None:
-        data = text_data(dataset, max_len=seq_len or None, seed=data_seed)
+        data = text_data(dataset, seq_len or None, test_path=test_dataset, seed=data_seed)
         cut, fit = data.stats["train_cut"], data.stats["p95_length"]
         if cut > TEXT_MAX_CUT:
             print(
