@@ -136,7 +136,6 @@ def coco_rows(
     same way (Texygen's protocol check): BLEU-2..5 of 500 generated sentences against all
     10,000 test captions, Self-BLEU-4 of those 500, NLL-test."""
     options = _env_options(preset, None)
-    options.pop("oracle_params", None)
     options |= {"dataset": str(COCO / "train.txt"), "test_dataset": str(COCO / "test.txt")}
     options["device"] = str(device)
     seed_everything(seed)

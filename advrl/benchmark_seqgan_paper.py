@@ -104,10 +104,12 @@ def run_paper_cpu(
     wall: dict[str, float] = {}
     evaluations: dict[str, dict[str, Any]] = {}
 
-    def evaluate(name: str, recipe: SeqGANRecipe, temperature: float = 1.0) -> None:
+    def evaluate(
+        name: str, recipe: SeqGANRecipe, temperature: float = 1.0, sweep: list | None = None
+    ) -> None:
         start = time.perf_counter()
         evaluations[name] = _evaluate(
-            recipe, schedule, out_dir / f"samples_{name}.txt.gz", temperature
+            recipe, schedule, out_dir / f"samples_{name}.txt.gz", temperature, sweep
         )
         say(
             f"{name}: NLL-oracle {evaluations[name].get('nll_oracle', float('nan')):.3f} "
@@ -180,7 +182,8 @@ def run_paper_cpu(
             mle, evaluations["seqgan"]["nll_oracle"], schedule.eval_samples
         )
         wall["mle_matched"] = time.perf_counter() - start + wall["mle_paper"]
-        evaluate("mle_matched", mle, matched)
+        # the same model as mle_paper: its sweep is mle_paper's
+        evaluate("mle_matched", mle, matched, evaluations["mle_paper"]["temperature_sweep"])
         evaluations["mle_matched"]["temperature"] = matched
 
     generators: dict[str, Any] = {}
@@ -264,16 +267,24 @@ def matched_temperature(
 
 
 def _evaluate(
-    recipe: SeqGANRecipe, schedule: PaperCPUSchedule, samples_path: Path, temperature: float
+    recipe: SeqGANRecipe,
+    schedule: PaperCPUSchedule,
+    samples_path: Path,
+    temperature: float,
+    sweep: list[dict[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """One generator's metrics at ``temperature``, its sweep, and its samples written."""
+    """One generator's metrics at ``temperature``, its sweep (``sweep`` when it is known
+    already), and its samples written."""
     samples = recipe.sample(schedule.eval_samples, temperature)
     with gzip.open(samples_path, "wt") as f:
         f.writelines(" ".join(map(str, row)) + "\n" for row in samples.tolist())
-    metrics = recipe.metrics_of(samples, temperature)
+    if sweep is None:  # after the samples, in the order the committed results were drawn in
+        sweep = recipe.temperature_sweep(schedule.eval_samples, schedule.sweep)
+    known = [row["nll_test"] for row in sweep if row["temperature"] == temperature]
+    metrics = recipe.metrics_of(samples, temperature, known[0] if known else None)
     metrics["examples"] = metrics.pop("samples")  # five, as text
     metrics["samples"] = samples_path.name
-    metrics["temperature_sweep"] = recipe.temperature_sweep(schedule.eval_samples, schedule.sweep)
+    metrics["temperature_sweep"] = sweep
     return metrics
 
 

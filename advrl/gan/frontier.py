@@ -58,11 +58,9 @@ def frontier_gap(curve: Sequence[Row], point: Row) -> FrontierGap:
     branch = efficient_branch(curve)
     x = point["nll_test"]
     coldest, warmest = branch[0], branch[-1]  # NLL-test falls along the branch
-    for end in (coldest, warmest):
-        if x == end["nll_test"] or len(branch) == 1:
-            return _gap(point, end, 0.0, x == end["nll_test"])
-    if x > coldest["nll_test"] or x < warmest["nll_test"]:
-        return _gap(point, coldest if x > coldest["nll_test"] else warmest, 0.0, False)
+    if len(branch) == 1 or not warmest["nll_test"] <= x <= coldest["nll_test"]:
+        end = coldest if x >= coldest["nll_test"] else warmest
+        return _gap(point, end, 0.0, x == end["nll_test"])
     for cold, warm in itertools.pairwise(branch):
         if warm["nll_test"] <= x <= cold["nll_test"]:
             w = (cold["nll_test"] - x) / (cold["nll_test"] - warm["nll_test"])  # 0 at cold
@@ -101,7 +99,7 @@ def plot_frontier(
         ys = [row["nll_test"] for row in rows]
         (line,) = ax.plot(xs, ys, marker=".", label=name)
         for row in rows:
-            if row["temperature"] in (min(r["temperature"] for r in rows), 1.0):
+            if row["temperature"] in (rows[0]["temperature"], 1.0):
                 ax.annotate(
                     f"τ={row['temperature']:g}",
                     (row["nll_oracle"], row["nll_test"]),

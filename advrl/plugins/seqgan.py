@@ -100,9 +100,6 @@ class Tempered(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.module(obs) / self.temperature
 
-    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
-        return self.module.teacher_forced_logits(sequences, start_id) / self.temperature
-
     def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         logits, state = self.module.start(obs)
         return logits / self.temperature, state
