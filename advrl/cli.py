@@ -108,7 +108,7 @@ def train_parser() -> argparse.ArgumentParser:
         parser,
         "--recipe-kwargs",
         "SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
-        "mle_val_fraction, d_pretrain_rounds, eval_samples, eval_every",
+        "mle_val_fraction, mle_dropout, d_pretrain_rounds, eval_samples, eval_every",
     )
     parser.add_argument(
         "--vec",
@@ -133,6 +133,15 @@ def train_parser() -> argparse.ArgumentParser:
         help="print the algorithm's hyperparameters with their defaults and exit",
     )
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="every STEPS env steps, --eval-episodes greedy episodes on a separate env: "
+        "eval/mean_return in TensorBoard and the best weights in checkpoints/best.pt "
+        "(default: evaluate at the end only)",
+    )
     parser.add_argument(
         "--checkpoint-every",
         type=int,
@@ -219,6 +228,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             env_kwargs=split_assignments(args.env_kwargs, "--env-kwargs"),
             hp=split_assignments(args.hp, "--hp"),
             eval_episodes=args.eval_episodes,
+            eval_every=args.eval_every,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             capture_video=args.capture_video,
@@ -245,6 +255,11 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         run_dir = summary["run_dir"]
         print(f"tensorboard: tensorboard --logdir {run_dir}")
         print(f"checkpoint:  {summary['checkpoint']}")
+        if summary.get("best_checkpoint"):
+            print(
+                f"best:        {summary['best_checkpoint']} (eval return "
+                f"{summary['best_eval_return_mean']:.3f} at step {summary['best_step']:,})"
+            )
         if summary["videos"]:
             print(f"videos:      {summary['videos']}")
         if summary.get("reward_model"):

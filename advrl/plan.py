@@ -19,6 +19,7 @@ from advrl.device import resolve_device
 from advrl.envs.make import EnvFactory, make_env, resolve_env
 from advrl.errors import UserError
 from advrl.plugins import PeriodicCheckpoints, Plugin, PluginRequest, assemble_plugins
+from advrl.plugins.evaluation import PeriodicEvaluation
 from advrl.presets import find_preset
 from advrl.runs import check_new_run_dir, default_run_dir, resumed_run_dir
 
@@ -45,6 +46,9 @@ class TrainSettings:
     hp: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameter overrides; strings are typed by the algorithm's config."""
     eval_episodes: int = 10
+    eval_every: int | None = None
+    """Evaluate greedily every this many env steps, keeping checkpoints/best.pt (None: at
+    the end only)."""
     checkpoint_every: int = 0
     """Save a checkpoint every this many env steps (0: only at the end)."""
     resume: Path | None = None
@@ -81,6 +85,27 @@ class Plan:
     plugins: list[Plugin]
     run_meta: dict[str, Any]
     """The run as checkpoints record it (what ``--resume`` rebuilds it from)."""
+
+
+def _periodic_evaluation(
+    settings: TrainSettings, plugins: Sequence[Plugin], env: str
+) -> PeriodicEvaluation:
+    """``--eval-every``'s plug-in, after checking it can evaluate anything."""
+    if settings.eval_every < 1:
+        raise UserError(
+            f"--eval-every must be at least 1 env step, got {settings.eval_every}; leave it "
+            "out to evaluate only at the end"
+        )
+    if settings.eval_episodes < 1:
+        raise UserError(
+            f"--eval-every needs --eval-episodes of at least 1, got {settings.eval_episodes}"
+        )
+    if any(type(plugin).evaluate is not Plugin.evaluate for plugin in plugins):
+        raise UserError(
+            f"{env} is evaluated by its recipe's metrics, not greedy episodes; set how often "
+            "with --recipe-kwargs eval_every=STEPS"
+        )
+    return PeriodicEvaluation(settings.eval_every, settings.eval_episodes)
 
 
 def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> Plan:
@@ -140,6 +165,8 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         raise UserError("--eval-episodes and --checkpoint-every must be >= 0")
     if settings.checkpoint_every:
         plugins.append(PeriodicCheckpoints(settings.checkpoint_every))
+    if settings.eval_every is not None:
+        plugins.append(_periodic_evaluation(settings, plugins, env))
     run_meta = {
         "env": env,
         "algo": algo_cls.name,
