@@ -105,7 +105,9 @@ def fit_likelihood(
             batches += 1
         fit.losses.append(total / max(batches, 1))
         if config.patience:
+            module.eval()  # no dropout on held-out rows
             fit.val_nll.append(batched_mean(nll, fit.validation))
+            module.train()
             if fit.val_nll[-1] < min(fit.val_nll[:-1], default=float("inf")):
                 fit.best_epoch = epoch
                 best_state = copy.deepcopy(module.state_dict())
@@ -132,15 +134,20 @@ def action_nll(
 
 
 def token_nll(
-    policy: nn.Module, sequences: torch.Tensor, start_id: int, eos_id: int | None
+    policy: nn.Module,
+    sequences: torch.Tensor,
+    start_id: int,
+    eos_id: int | None,
+    dropout: float = 0.0,
 ) -> torch.Tensor:
     """Each sequence's mean per-token NLL (B,) under ``policy``, with gradients.
 
-    ``policy`` has ``teacher_forced_logits(sequences, start_id)`` (SeqGAN-v0's token
-    policy). For text, the tokens after the first ``<eos>`` (padding the env never
-    generates) are left out; oracle sequences count all T tokens.
+    ``policy`` has ``teacher_forced_logits(sequences, start_id, dropout)`` (SeqGAN-v0's
+    token policy; ``dropout`` acts in training mode only). For text, the tokens after the
+    first ``<eos>`` (padding the env never generates) are left out; oracle sequences count
+    all T tokens.
     """
-    logits = policy.teacher_forced_logits(sequences, start_id)  # (B, T, V)
+    logits = policy.teacher_forced_logits(sequences, start_id, dropout)  # (B, T, V)
     return sequence_nll(logits, sequences, eos_id)
 
 

@@ -37,7 +37,11 @@ class TokenLSTM(nn.Module):
     Observations are ``TokenPrefix`` arrays ``[t, start, x_1..x_T]``; the features are the
     LSTM output after reading ``start, x_1..x_t``, from which a linear head gives the
     logits of x_{t+1}. ``teacher_forced`` gives the features of every position of whole
-    sequences in one pass, for MLE pre-training and likelihoods.
+    sequences in one pass, for MLE pre-training and likelihoods, optionally with variational
+    dropout (Gal and Ghahramani 2016: one mask per sequence, shared over its positions, on
+    the LSTM's inputs and outputs), the regulariser of the strongest MLE on SeqGAN's oracle
+    (Caccia et al. 2020). Only teacher-forced passes in training mode drop units; acting
+    never does.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 32, hidden_dim: int = 32) -> None:
@@ -55,11 +59,24 @@ class TokenLSTM(nn.Module):
         out, _ = self.lstm(self.embedding(inputs))  # (B, 1 + max t, H)
         return out[torch.arange(len(obs), device=obs.device), lengths]  # (B, H)
 
-    def teacher_forced(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
-        """Features (B, T, H) predicting each token of ``sequences`` (B, T) from its prefix."""
+    def teacher_forced(
+        self, sequences: torch.Tensor, start_id: int, dropout: float = 0.0
+    ) -> torch.Tensor:
+        """Features (B, T, H) predicting each token of ``sequences`` (B, T) from its prefix;
+        in training mode with ``dropout`` > 0, through variational dropout masks."""
         start = torch.full_like(sequences[:, :1], start_id)
         inputs = torch.cat([start, sequences[:, :-1]], dim=1).long()  # (B, T)
-        return self.lstm(self.embedding(inputs))[0]
+        embedded = self.embedding(inputs)
+        if not (self.training and dropout > 0):
+            return self.lstm(embedded)[0]
+        out = self.lstm(locked_dropout(embedded, dropout))[0]
+        return locked_dropout(out, dropout)
+
+
+def locked_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """``x`` (B, T, D) with one dropout mask per row, the same at every position."""
+    keep = torch.empty_like(x[:, :1]).bernoulli_(1.0 - p) / (1.0 - p)  # (B, 1, D)
+    return x * keep
 
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
@@ -190,11 +207,15 @@ class ActorCritic(nn.Module):
             return TokenPolicy(self.encoder, self.torso, self.actor)
         return nn.Sequential(self.encoder, self.torso, self.actor)
 
-    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
-        """Logits (B, T, V) of every token of whole sequences (B, T): token LSTM only."""
+    def teacher_forced_logits(
+        self, sequences: torch.Tensor, start_id: int, dropout: float = 0.0
+    ) -> torch.Tensor:
+        """Logits (B, T, V) of every token of whole sequences (B, T): token LSTM only;
+        ``dropout`` as in ``TokenLSTM.teacher_forced``."""
         if not isinstance(self.encoder, TokenLSTM):
             raise TypeError("teacher_forced_logits needs the token LSTM encoder")
-        return self.actor(self.torso(self.encoder.teacher_forced(sequences, start_id)))
+        features = self.encoder.teacher_forced(sequences, start_id, dropout)
+        return self.actor(self.torso(features))
 
     def _distribution(self, out: torch.Tensor) -> Distribution:
         # Argument validation costs more than the forward pass at RL batch sizes; our

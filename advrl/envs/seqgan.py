@@ -736,6 +736,7 @@ RECIPE_OPTIONS = (
     "mle_batch_size",
     "mle_patience",
     "mle_val_fraction",
+    "mle_dropout",
     "d_pretrain_rounds",
     "eval_samples",
     "eval_every",
