@@ -67,6 +67,11 @@ class PPOConfig:
     """One MLP torso for actor and critic instead of two separate MLPs."""
     token_lstm: tuple[int, int] = (32, 32)
     """(Embedding, hidden) width of the token LSTM over SeqGAN-v0 prefixes (SeqGAN: 32, 32)."""
+    kl_coef: float = 0.0
+    """beta of a KL penalty against a frozen reference policy (by default the policy when
+    learning starts: SeqGAN-v0's MLE generator); 0 turns it off (advrl.agents.kl_anchor)."""
+    kl_target: float | None = None
+    """Adapt beta after every rollout towards this KL per episode (TRL's controller)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies (Box actions)."""
 
@@ -94,6 +99,10 @@ class PPOConfig:
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
             problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
+        if self.kl_coef < 0:
+            problems.append(f"kl_coef must be >= 0, got {self.kl_coef}")
+        if self.kl_target is not None and (self.kl_target <= 0 or self.kl_coef == 0):
+            problems.append("kl_target must be > 0 and needs kl_coef > 0 (its starting value)")
         return problems
 
 
@@ -161,6 +170,7 @@ class PPO(OnPolicyAgent):
         minibatch = min(cfg.batch_size, batch)
         params = list(self.policy.parameters())
         check_same_step_autoreset(envs)
+        self.start_learning()
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps and not hooks.stop_requested:
             if cfg.anneal_lr:
@@ -168,7 +178,7 @@ class PPO(OnPolicyAgent):
                 self.optimizer.param_groups[0]["lr"] = lr
 
             obs, last_values = collect_rollout(
-                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step
+                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
             )
             self.global_step += batch
             advantages, returns = compute_gae(
@@ -183,7 +193,10 @@ class PPO(OnPolicyAgent):
             b_obs = buffer.obs.flatten(0, 1)
             b_actions = buffer.actions.flatten(0, 1)
             b_logprobs, b_values = buffer.logprobs.flatten(), buffer.values.flatten()
-            b_advantages, b_returns = advantages.flatten(), returns.flatten()
+            penalty, kl_stats = self.kl_penalty(buffer)
+            # The KL anchor's advantage (if any) joins the policy's; the critic keeps
+            # learning the env's return alone.
+            b_advantages, b_returns = (advantages + penalty).flatten(), returns.flatten()
             stats = torch.zeros(5, device=self.device)  # policy, value, entropy, clipfrac, kl
             n_updates = 0
             for _ in range(cfg.n_epochs):
@@ -231,6 +244,7 @@ class PPO(OnPolicyAgent):
                     "losses/approx_kl": kl,
                     "losses/explained_variance": explained_variance(b_values, b_returns),
                     "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
+                    **kl_stats,
                 }
             )
             hooks.after_update(self.global_step)

@@ -50,6 +50,11 @@ class ReinforceConfig:
     """Hidden layer widths of the policy and value MLPs (empty: linear heads)."""
     token_lstm: tuple[int, int] = (32, 32)
     """(Embedding, hidden) width of the token LSTM over SeqGAN-v0 prefixes (SeqGAN: 32, 32)."""
+    kl_coef: float = 0.0
+    """beta of a KL penalty against a frozen reference policy (by default the policy when
+    learning starts: SeqGAN-v0's MLE generator); 0 turns it off (advrl.agents.kl_anchor)."""
+    kl_target: float | None = None
+    """Adapt beta after every rollout towards this KL per episode (TRL's controller)."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
@@ -68,6 +73,10 @@ class ReinforceConfig:
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
             problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
+        if self.kl_coef < 0:
+            problems.append(f"kl_coef must be >= 0, got {self.kl_coef}")
+        if self.kl_target is not None and (self.kl_target <= 0 or self.kl_coef == 0):
+            problems.append("kl_target must be > 0 and needs kl_coef > 0 (its starting value)")
         return problems
 
 
@@ -96,10 +105,11 @@ class Reinforce(OnPolicyAgent):
             self.device,
         )
         check_same_step_autoreset(envs)
+        self.start_learning()
         obs, _ = envs.reset(seed=seed)
         while self.global_step < total_steps and not hooks.stop_requested:
             obs, last_values = collect_rollout(
-                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step
+                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
             )
             self.global_step += cfg.n_steps * envs.num_envs
 
@@ -112,11 +122,13 @@ class Reinforce(OnPolicyAgent):
                 cfg.gamma,
                 gae_lambda=1.0,
             )
+            penalty, kl_stats = self.kl_penalty(buffer)
             obs_b = buffer.obs.flatten(0, 1)
             actions_b = buffer.actions.flatten(0, 1)
             advantages_b, returns_b = advantages.flatten(), returns.flatten()
             if not cfg.baseline:
                 advantages_b = returns_b
+            advantages_b = advantages_b + penalty.flatten()  # the KL anchor's, if any
             if cfg.normalize_advantage and advantages_b.numel() > 1:
                 advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
 
@@ -136,6 +148,7 @@ class Reinforce(OnPolicyAgent):
                     "losses/value_loss": value_loss.item(),
                     "losses/entropy": entropy.item(),
                     "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
+                    **kl_stats,
                 }
             )
             hooks.after_update(self.global_step)

@@ -14,7 +14,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from advrl.agents.kl_anchor import KLAnchor
 from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
+from advrl.errors import UserError
 from advrl.vec import finished_episodes
 
 
@@ -70,6 +72,8 @@ class RolloutBuffer:
         )
         self.actions = torch.zeros(shape + action_space.shape, dtype=action_dtype, device=device)
         self.logprobs = torch.zeros(shape, device=device)
+        self.log_ratios = torch.zeros(shape, device=device)
+        """log pi(a | s) - log p_ref(a | s) with a KL anchor (else zeros)."""
         self.rewards = torch.zeros(shape, device=device)
         self.episode_ends = torch.zeros(shape, device=device)
         self.values = torch.zeros(shape, device=device)
@@ -82,10 +86,12 @@ def collect_rollout(
     obs: np.ndarray,
     gamma: float,
     on_step: Callable[[int, list[tuple[int, float, int]]], None],
+    anchor: KLAnchor | None = None,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Run ``policy`` for ``buffer.n_steps`` vector steps, filling ``buffer``.
 
     ``on_step(steps_taken, finished_episodes)`` reports progress after each vector step.
+    With an ``anchor``, each action's log ratio against its reference is stored too.
     Returns the next observation and its value, V(s_T), for the backward pass.
     """
     device = buffer.device
@@ -96,6 +102,8 @@ def collect_rollout(
             action = dist.sample()
             buffer.logprobs[t] = dist.log_prob(action)
             buffer.values[t] = value
+            if anchor is not None:
+                buffer.log_ratios[t] = buffer.logprobs[t] - anchor.log_probs(obs_t, action)
         next_obs, reward, terminated, truncated, infos = envs.step(policy.env_action(action))
         reward = bootstrap_truncated(reward, terminated, truncated, infos, policy, gamma, device)
         buffer.obs[t] = obs_t
@@ -159,6 +167,33 @@ class OnPolicyAgent:
         # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
         self.optimizer = make_adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
         self.global_step = 0
+        self.kl_anchor: KLAnchor | None = None
+        """The KL penalty's reference (``kl_coef`` > 0); see ``advrl.agents.kl_anchor``."""
+
+    def anchor_to(self, reference: torch.nn.Module | None = None) -> None:
+        """Penalise KL(pi || reference) by ``kl_coef`` from now on; ``reference`` maps
+        observations to next-action logits, by default a frozen copy of the policy now."""
+        if self.policy.log_std is not None:
+            raise UserError("kl_coef needs a discrete action space (a categorical policy)")
+        reference = self.policy.logits_module() if reference is None else reference
+        self.kl_anchor = KLAnchor(reference, self.config.kl_coef, self.config.kl_target)
+
+    def kl_penalty(self, buffer: RolloutBuffer) -> tuple[torch.Tensor, dict[str, float]]:
+        """The KL anchor's advantage (T, N) for this rollout (zeros without an anchor),
+        its statistics, and beta adapted for the next rollout."""
+        anchor = self.kl_anchor
+        if anchor is None:
+            return torch.zeros_like(buffer.rewards), {}
+        penalty = anchor.penalty_to_go(buffer.log_ratios, buffer.episode_ends)
+        stats = anchor.statistics(buffer.log_ratios, buffer.episode_ends)
+        anchor.adapt(stats["kl/sequence"], buffer.log_ratios.numel())
+        return penalty, stats
+
+    def start_learning(self) -> None:
+        """What every ``learn`` call does first: anchor to the current policy when
+        ``kl_coef`` > 0 and no reference was set (a resumed run restored its own)."""
+        if getattr(self.config, "kl_coef", 0.0) > 0 and self.kl_anchor is None:
+            self.anchor_to()
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
@@ -167,13 +202,19 @@ class OnPolicyAgent:
         return self.policy.env_action(action)
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "global_step": self.global_step,
         }
+        if self.kl_anchor is not None:
+            state["kl_anchor"] = self.kl_anchor.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step = int(state["global_step"])
+        if "kl_anchor" in state:
+            self.anchor_to()  # the architecture; its weights and beta come next
+            self.kl_anchor.load_state_dict(state["kl_anchor"])

@@ -61,6 +61,9 @@ from advrl.gan.reward_model import RewardModel
 from advrl.stats import mean_metrics
 
 REWARD_MODES = ("final", "rollout")
+D_REWARDS = ("prob", "logit")
+"""How D's output becomes the reward: D = P(real) (SeqGAN), or its logit log D / (1 - D),
+the density ratio log p_data / p_gen of an optimal discriminator."""
 D_METRICS = ("loss", "accuracy", "real_acc", "fake_acc", "real_prob", "fake_prob")
 """The discriminator metrics a phase reports (means over its last round)."""
 MEMORISATION_KEYS = (
@@ -134,7 +137,11 @@ class SeqGANConfig:
     discriminator_path: str | None = None
     """Start from a saved discriminator (``discriminator.pt`` of a run)."""
     gan_loss: str = "minimax"
-    """minimax (SeqGAN) or non_saturating; the reward is D = P(real) either way."""
+    """minimax (SeqGAN) or non_saturating; D is a probability either way."""
+    d_reward: str = "prob"
+    """The reward read from D: prob, D = P(real) in [0, 1] (SeqGAN), or logit,
+    log D / (1 - D): for a discriminator trained to optimum against samples of p_ref, the
+    log density ratio log p_data(x) / p_ref(x) (issue 14's density-ratio reward)."""
     d_lr: float = 1e-3
     """Adam learning rate of the discriminator (SeqGAN: 1e-4, with far more steps)."""
     d_every: int = 128
@@ -186,6 +193,8 @@ class SeqGANConfig:
             problems.append(f"reward_mode must be one of {REWARD_MODES}, got {self.reward_mode!r}")
         if self.discriminator not in ("small", "paper"):
             problems.append(f"discriminator must be small or paper, got {self.discriminator!r}")
+        if self.d_reward not in D_REWARDS:
+            problems.append(f"d_reward must be one of {D_REWARDS}, got {self.d_reward!r}")
         if self.gan_loss not in ("minimax", "non_saturating"):
             problems.append(
                 f"gan_loss must be minimax or non_saturating (D must be a probability), "
@@ -296,7 +305,7 @@ class SequenceGame:
             self.reward_model = RewardModel(
                 SequenceCNN(cnn_config).to(self.device),
                 loss=config.gan_loss,
-                reward="prob",
+                reward=config.d_reward,
                 optimizer=functools.partial(
                     torch.optim.AdamW, lr=config.d_lr, weight_decay=config.d_weight_decay
                 ),
