@@ -108,7 +108,7 @@ def train_parser() -> argparse.ArgumentParser:
         parser,
         "--recipe-kwargs",
         "SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
-        "mle_val_fraction, mle_dropout, d_pretrain_rounds, eval_samples, eval_every",
+        "mle_val_fraction, mle_dropout, d_pretrain_rounds, eval_samples, eval_every, kl_reference",
     )
     parser.add_argument(
         "--vec",

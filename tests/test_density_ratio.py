@@ -1,5 +1,7 @@
 """The density-ratio reward, the KL anchor and the reweighted model's ceiling (issue 14)."""
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -239,3 +241,42 @@ def test_importance_sampled_ceiling_equals_the_exact_one():
     assert float(q.sum()) == pytest.approx(1.0)  # q is a distribution
     assert nll == pytest.approx(float(-q[:10].log().mean() / 3))
     assert len(test) == 10
+
+
+def test_a_zero_log_ratio_leaves_the_reference_as_its_own_ceiling():
+    from advrl.plugins.seqgan import SeqGANRecipe
+
+    game = SequenceGame(SeqGANConfig(**TINY_VOCAB, d_reward="logit"))
+    game.reward_model.discriminator = TableLogit(torch.zeros(64), 4)
+    space = SeqGANVectorEnv(num_envs=1, game=game).single_observation_space
+    policy = ActorCritic(space, gym.spaces.Discrete(4), hidden_sizes=())
+    recipe = SeqGANRecipe(game, policy, torch.device("cpu"))
+    ceiling = recipe.density_ratio_ceiling(500)
+    assert ceiling["log_z"] == pytest.approx(0.0, abs=1e-9)
+    assert ceiling["effective_samples"] == pytest.approx(500)
+    assert ceiling["ceiling_nll_test"] == pytest.approx(ceiling["reference_nll_test"])
+    assert ceiling["reference_nll_test"] == pytest.approx(recipe.nll_test(), abs=1e-5)
+
+
+def test_density_ratio_run_end_to_end(tmp_path):
+    from conftest import run_script
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    kwargs = "vocab_size=60 seq_len=8 n_train=500 n_test=100 d_negatives=64 d_reward=logit"
+    recipe = "mle_epochs=2 d_pretrain_rounds=2 eval_samples=300 kl_reference=refresh"
+    result = run_script(
+        "train_agent.py",
+        "--env", "SeqGAN-v0", "--algo", "ppo", "--total-steps", "1280",
+        "--env-kwargs", *kwargs.split(), "--recipe-kwargs", *recipe.split(),
+        "--hp", "kl_coef=1.0", "kl_target=2.0", "--run-dir", str(run_dir),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "density-ratio ceiling" in result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    ceiling = summary["density_ratio_ceiling"]
+    assert np.isfinite(ceiling["ceiling_nll_test"]) and 1 <= ceiling["effective_samples"] <= 300
+    assert summary["kl_coef_final"] != 1.0  # adapted towards kl_target
+    assert 0.0 <= summary["d_calibration_error"] <= 1.0
+    tags = EventAccumulator(str(run_dir)).Reload().Tags()["scalars"]
+    assert {"kl/sequence", "kl/per_step", "kl/coef"} <= set(tags)

@@ -159,6 +159,14 @@ def sequence_nll(logits: torch.Tensor, sequences: torch.Tensor, eos_id: int | No
     nll = nll.view_as(sequences)  # (B, T)
     if eos_id is None:
         return nll.mean(1)
+    counted = counted_tokens(sequences, eos_id)
+    return (nll * counted).sum(1) / counted.sum(1).clamp_min(1)
+
+
+def counted_tokens(sequences: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """Which tokens (B, T) a sequence's likelihood counts: all of them, or for text up to
+    and including the first ``<eos>``."""
+    if eos_id is None:
+        return torch.ones_like(sequences, dtype=torch.bool)
     is_eos = (sequences == eos_id).long()
-    before_end = (is_eos.cumsum(1) - is_eos) == 0  # up to and including the first <eos>
-    return (nll * before_end).sum(1) / before_end.sum(1).clamp_min(1)
+    return (is_eos.cumsum(1) - is_eos) == 0

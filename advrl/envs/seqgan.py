@@ -74,8 +74,11 @@ MEMORISATION_KEYS = (
     "d_train_real_called_real",
     "d_heldout_real_called_real",
     "d_fake_called_real",
+    "d_calibration_error",
 )
-"""What ``SequenceGame.memorisation`` reports: mean logits, the gap, "called real" rates."""
+"""What ``SequenceGame.memorisation`` reports: mean logits, the gap, "called real" rates,
+and D's calibration on held-out reals against fresh fakes."""
+CALIBRATION_BINS = 10
 SCORE_CHUNK = 4096
 """Rows per discriminator pass when scoring completions (bounds peak memory)."""
 
@@ -593,12 +596,17 @@ class SequenceGame:
         fake = self.negatives(n)
         groups = {"train_real": self.d_train[:n], "heldout_real": self.d_heldout, "fake": fake}
         result: dict[str, float] = {}
+        logits: dict[str, torch.Tensor] = {}
         for name, sequences in groups.items():
             if len(sequences):
-                logits = self.reward_model.scores(sequences).float()
-                result[f"d_{name}_logit"] = logits.mean().item()
-                result[f"d_{name}_called_real"] = (logits > 0).float().mean().item()
+                logits[name] = self.reward_model.scores(sequences).float()
+                result[f"d_{name}_logit"] = logits[name].mean().item()
+                result[f"d_{name}_called_real"] = (logits[name] > 0).float().mean().item()
         result["d_memorisation_gap"] = result["d_train_real_logit"] - result["d_heldout_real_logit"]
+        if "fake" in logits:
+            result["d_calibration_error"] = calibration_error(
+                logits["heldout_real"], logits["fake"]
+            )
         return result
 
     def state_dict(self) -> dict[str, Any]:
@@ -689,6 +697,23 @@ TEXT_MAX_CUT = 0.05
 
 
 @functools.lru_cache(maxsize=4)
+def calibration_error(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:
+    """Expected calibration error of D = sigmoid(logit) on reals (label 1) and fakes
+    (label 0), over equal-width bins of D: how far "D = 0.8" is from "80% of these are
+    real", the property a density-ratio reward relies on."""
+    probs = torch.sigmoid(torch.cat([real_logits, fake_logits]))
+    labels = torch.cat([torch.ones_like(real_logits), torch.zeros_like(fake_logits)])
+    bins = (probs * CALIBRATION_BINS).long().clamp_max(CALIBRATION_BINS - 1)
+    error = 0.0
+    for b in range(CALIBRATION_BINS):
+        members = bins == b
+        if members.any():
+            error += float(
+                members.float().mean() * (probs[members].mean() - labels[members].mean()).abs()
+            )
+    return error
+
+
 def _load_data(
     dataset: str | None,
     test_dataset: str | None,
@@ -749,6 +774,7 @@ RECIPE_OPTIONS = (
     "d_pretrain_rounds",
     "eval_samples",
     "eval_every",
+    "kl_reference",
 )
 """Options of SeqGAN's training recipe, not of the env (advrl.plugins.seqgan)."""
 

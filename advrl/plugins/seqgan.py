@@ -22,16 +22,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from advrl.agents.bc import BCConfig, fit_likelihood, sequence_nll, token_nll
+from advrl.agents.bc import BCConfig, counted_tokens, fit_likelihood, sequence_nll, token_nll
 from advrl.agents.networks import ActorCritic
 from advrl.checkpoint import save_tensors_atomic
 from advrl.envs.seqgan import MEMORISATION_KEYS, SequenceGame
+from advrl.gan.density_ratio import importance_log_z, reweighted_nll
 from advrl.gan.frontier import frontier_gap, plot_frontier
 from advrl.gan.metrics import bleu, self_bleu, temperature_sweep
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
 SWEEP_TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 """Temperatures of every sweep: dense below 1, where MLE's frontier trades diversity for quality."""
+KL_REFERENCES = ("start", "refresh")
 BLEU_HYPOTHESES = 500
 """Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
 
@@ -62,6 +64,10 @@ class SeqGANRecipeConfig:
     """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
     eval_every: int = 0
     """Env steps between evaluations during adversarial training; 0: start and end only."""
+    kl_reference: str = "start"
+    """With the agent's ``kl_coef`` > 0, what its KL anchor's reference is: start (the
+    generator adversarial training starts from, the density ratio's p_ref) or refresh (the
+    current policy after every discriminator phase: a trust-region GAN)."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
@@ -77,6 +83,10 @@ class SeqGANRecipeConfig:
         ]
         if self.mle_patience and not 0.0 < self.mle_val_fraction < 1.0:
             problems.append(f"mle_val_fraction must be in (0, 1), got {self.mle_val_fraction}")
+        if self.kl_reference not in KL_REFERENCES:
+            problems.append(
+                f"kl_reference must be one of {KL_REFERENCES}, got {self.kl_reference!r}"
+            )
         if self.mle_lr <= 0:
             problems.append(f"mle_lr must be > 0, got {self.mle_lr}")
         if not 0.0 <= self.mle_dropout < 1.0:
@@ -210,6 +220,38 @@ class SeqGANRecipe:
         return {tau: total / max(len(sequences), 1) for tau, total in totals.items()}
 
     @torch.no_grad()
+    def sequence_log_probs(
+        self, sequences: torch.Tensor, batch_size: int = 500
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(x) of whole sequences under the generator, and their token counts (B,)."""
+        log_probs, lengths = [], []
+        for batch in sequences.to(self.device).split(batch_size):
+            logits = self.policy.teacher_forced_logits(batch, self.game.start_id)
+            counted = counted_tokens(batch, self.game.eos_id).sum(1)
+            nll = sequence_nll(logits, batch, self.game.eos_id)
+            log_probs.append(-(nll.double() * counted))
+            lengths.append(counted)
+        return torch.cat(log_probs), torch.cat(lengths)
+
+    @torch.no_grad()
+    def density_ratio_ceiling(self, n: int) -> dict[str, float]:
+        """NLL-test of the reweighted model p_ref * exp(logit D) / Z, p_ref the generator
+        now and Z estimated from ``n`` of its samples (``advrl.gan.density_ratio``): what
+        a policy on D's logit reward with beta = 1 could reach if D were optimal."""
+        scores = self.game.reward_model.scores
+        log_z, ess = importance_log_z(scores(self.sample(n)))
+        test = self.game.data.test
+        log_p, lengths = self.sequence_log_probs(test)
+        ceiling = reweighted_nll(log_p, scores(test).double(), lengths, log_z)
+        return {
+            "ceiling_nll_test": ceiling,
+            "reference_nll_test": float((-log_p / lengths).mean()),
+            "log_z": log_z,
+            "effective_samples": ess,
+            "samples": n,
+        }
+
+    @torch.no_grad()
     def nll_oracle(self, samples: torch.Tensor) -> dict[str, float]:
         """The oracle's mean per-token NLL of ``samples`` and its standard error."""
         per_sequence = self.game.oracle.nll(samples.to(self.game.device))
@@ -297,6 +339,7 @@ class SeqGANRecipePlugin(Plugin):
         self.recipe: SeqGANRecipe | None = None
         self.mle: dict[str, Any] = {}
         self.last_eval_step = 0
+        self.phases_seen = 0
 
     @staticmethod
     def discriminator_log() -> DiscriminatorLog:
@@ -326,6 +369,7 @@ class SeqGANRecipePlugin(Plugin):
     def before_learn(self, run: Run) -> None:
         recipe, cfg, say = self._recipe(run), self.config, run.logger.say
         self.last_eval_step = run.logger.global_step
+        self.phases_seen = len(recipe.game.d_history)
         if run.resumed:
             return
         step = run.logger.global_step
@@ -355,7 +399,16 @@ class SeqGANRecipePlugin(Plugin):
         self._log(run, after_mle, step)
         kept = f"epoch {recipe.best_epoch} of {len(losses)}"
         say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {brief(after_mle)}")
+        ceiling = {}
+        if recipe.game.config.d_reward == "logit":
+            ceiling = recipe.density_ratio_ceiling(cfg.eval_samples)
+            say(
+                f"seqgan: density-ratio ceiling  NLL-test {ceiling['ceiling_nll_test']:.3f} "
+                f"(the generator's {ceiling['reference_nll_test']:.3f}), importance weights' "
+                f"effective sample size {ceiling['effective_samples']:.0f} of {ceiling['samples']}"
+            )
         self.mle = {
+            "density_ratio_ceiling": ceiling,
             "untrained": untrained,
             "after_mle": after_mle,
             "mle_losses": losses,
@@ -368,6 +421,13 @@ class SeqGANRecipePlugin(Plugin):
     def after_update(self, run: Run, step: int) -> None:
         recipe = self._recipe(run)
         recipe.after_update()
+        phases = len(recipe.game.d_history)
+        anchor = getattr(run.agent, "kl_anchor", None)
+        if self.config.kl_reference == "refresh" and anchor and phases > self.phases_seen:
+            beta = anchor.coef  # the reference moves to the policy D was just trained on
+            run.agent.anchor_to()
+            run.agent.kl_anchor.coef = beta
+        self.phases_seen = phases
         every = self.config.eval_every
         if every and step - self.last_eval_step >= every:
             self.last_eval_step = step
@@ -425,6 +485,8 @@ class SeqGANRecipePlugin(Plugin):
             "nll_test_mle": before.get("nll_test"),
             "temperature_sweep_mle": before.get("temperature_sweep"),
             "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+            "density_ratio_ceiling": self.mle.get("density_ratio_ceiling") or None,
+            "kl_coef_final": getattr(getattr(run.agent, "kl_anchor", None), "coef", None),
             "samples": final["samples"],
             "seqgan": {
                 **self.mle,
