@@ -14,9 +14,12 @@ paper's oracle:
 - ``mle_matched``: ``mle_paper`` sampled at the temperature whose NLL-oracle equals
   SeqGAN's (bisection on common random numbers): cooling MLE instead (Caccia et al. 2020).
 - ``mle_early``: the early-stopped MLE, the CPU default's generator.
+- ``mle_strong``: the strongest MLE found on this oracle, chosen on a validation split
+  (``--hp preset=strong_mle``: a wider token LSTM with variational dropout); the frontier's
+  default reference, since a frontier is only as honest as its MLE.
 
 Each generator gets NLL-oracle ± SE over ``eval_samples`` samples, NLL-test, BLEU-2..5,
-Self-BLEU-4, wall time, a temperature sweep, its frontier gap against both MLE curves, and
+Self-BLEU-4, wall time, a temperature sweep, its frontier gap against each MLE's curve, and
 its evaluation samples in ``samples_NAME.txt.gz`` (one sequence of token ids a line).
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gzip
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,10 +44,13 @@ from advrl.checkpoint import write_json_atomic
 from advrl.envs.seqgan import SeqGANConfig, SequenceGame
 from advrl.gan.frontier import frontier_gap, plot_frontier
 from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
+from advrl.presets import find_preset
 from advrl.seeding import seed_everything
 
 PAPER_FIGURES = {"mle_paper": 9.038, "seqgan": 8.736}
 """The paper's NLL-oracle (Yu et al. 2017, Table 1)."""
+REFERENCES = ("mle_strong", "mle_paper", "mle_early")
+"""The MLE curves every generator's frontier gap is measured against, the default first."""
 SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 
 
@@ -119,16 +126,13 @@ def run_paper_cpu(
 
     # MLE, the paper's way, and the early-stopped one
     recipes: dict[str, SeqGANRecipe] = {}
-    for name, config in (
-        ("mle_paper", SeqGANRecipeConfig(mle_epochs=schedule.mle_epochs, mle_patience=0)),
-        ("mle_early", SeqGANRecipeConfig()),
+    strong_config, strong_hp = strong_mle()
+    for name, config, hp in (
+        ("mle_paper", SeqGANRecipeConfig(mle_epochs=schedule.mle_epochs, mle_patience=0), {}),
+        ("mle_early", SeqGANRecipeConfig(), {}),
+        ("mle_strong", strong_config, strong_hp),
     ):
-        agent, _ = new_agent(game, "reinforce", device, "paper")
-        recipes[name] = SeqGANRecipe(game, agent.policy, device, config)
-        start = time.perf_counter()
-        recipes[name].pretrain_mle(seed, _every_tenth_epoch(name, say))
-        wall[name] = time.perf_counter() - start
-        say(f"{name}: {len(recipes[name].val_nll) or config.mle_epochs} epochs, {wall[name]:.0f} s")
+        recipes[name], wall[name] = train_mle(game, name, config, hp, seed, say)
         evaluate(name, recipes[name])
     mle = recipes["mle_paper"]
     mle_state = copy.deepcopy(mle.generator.state_dict())
@@ -186,27 +190,12 @@ def run_paper_cpu(
         evaluate("mle_matched", mle, matched, evaluations["mle_paper"]["temperature_sweep"])
         evaluations["mle_matched"]["temperature"] = matched
 
-    generators: dict[str, Any] = {}
     for name, row in evaluations.items():
         row["wall_s"] = wall[name]
-        if game.oracle is not None:
-            for reference in ("mle_paper", "mle_early"):
-                found = frontier_gap(evaluations[reference]["temperature_sweep"], row)
-                row[f"frontier_gap_vs_{reference}"] = found.gap
-                row[f"frontier_gap_vs_{reference}_se"] = found.se
-                row[f"frontier_gap_vs_{reference}_in_range"] = found.in_range
-        generators[name] = row
+    generators = dict(evaluations)
     if game.oracle is not None:
-        plot_frontier(
-            {
-                name: row["temperature_sweep"]
-                for name, row in generators.items()
-                if name != "mle_matched"
-            },
-            recipes["mle_paper"].oracle_nll_of_test(),
-            out_dir / "frontier.png",
-            title="SeqGAN-v0, paper's oracle: NLL-oracle against NLL-test",
-        )
+        frontier_gaps(generators)
+        plot_paper_frontier(generators, recipes["mle_paper"].oracle_nll_of_test(), out_dir)
     result = {
         "generators": generators,
         "paper_nll_oracle": PAPER_FIGURES,
@@ -220,6 +209,92 @@ def run_paper_cpu(
         "mle_matched_temperature": matched,
     }
     write_json_atomic(out_dir / "results.json", result)
+    return result
+
+
+def strong_mle() -> tuple[SeqGANRecipeConfig, dict[str, Any]]:
+    """The ``strong_mle`` preset's MLE options and its agent hyperparameters."""
+    preset = find_preset("reinforce", "SeqGAN-v0", "strong_mle")
+    hp = {k: v for k, v in preset.hp.items() if k == "token_lstm"}
+    return SeqGANRecipeConfig(**preset.recipe_kwargs), hp
+
+
+def train_mle(
+    game: SequenceGame,
+    name: str,
+    config: SeqGANRecipeConfig,
+    hp: dict[str, Any],
+    seed: int,
+    say: Callable[[str], None],
+) -> tuple[SeqGANRecipe, float]:
+    """A fresh generator (the paper preset's, ``hp`` over it) trained by MLE; its wall time."""
+    agent, _ = new_agent(game, "reinforce", torch.device("cpu"), "paper", hp)
+    recipe = SeqGANRecipe(game, agent.policy, torch.device("cpu"), config)
+    start = time.perf_counter()
+    recipe.pretrain_mle(seed, _every_tenth_epoch(name, say))
+    wall = time.perf_counter() - start
+    epochs = len(recipe.val_nll) or config.mle_epochs
+    say(f"{name}: {epochs} epochs (kept {recipe.best_epoch}), {wall:.0f} s")
+    return recipe, wall
+
+
+def frontier_gaps(generators: dict[str, dict[str, Any]]) -> None:
+    """Each generator's frontier gap against every MLE curve in ``REFERENCES`` it has."""
+    for row in generators.values():
+        for reference in REFERENCES:
+            if reference not in generators:
+                continue
+            found = frontier_gap(generators[reference]["temperature_sweep"], row)
+            row[f"frontier_gap_vs_{reference}"] = found.gap
+            row[f"frontier_gap_vs_{reference}_se"] = found.se
+            row[f"frontier_gap_vs_{reference}_in_range"] = found.in_range
+
+
+def plot_paper_frontier(
+    generators: dict[str, dict[str, Any]], oracle_point: float, out_dir: Path
+) -> None:
+    """frontier.png: every generator's temperature curve (mle_matched is mle_paper's)."""
+    plot_frontier(
+        {
+            name: row["temperature_sweep"]
+            for name, row in generators.items()
+            if name != "mle_matched"
+        },
+        oracle_point,
+        out_dir / "frontier.png",
+        title="SeqGAN-v0, paper's oracle: NLL-oracle against NLL-test",
+    )
+
+
+def add_strong_reference(
+    out_dir: Path, oracle_params: str | None = None, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Add ``mle_strong`` to a finished run's results.json: the same oracle, data and seed,
+    its evaluation, samples and sweep, every frontier gap against it, frontier.png again.
+
+    For a run made before mle_strong existed; a full run trains it in place (after the
+    other two MLEs, so its random numbers, and its figures, differ slightly from these)."""
+    path = out_dir / "results.json"
+    result = json.loads(path.read_text())
+    options = dict(result["env_options"])
+    if oracle_params:  # the file may have moved since the run
+        options["oracle_params"] = oracle_params
+    seed = result["seed"]
+    seed_everything(seed)
+    game = SequenceGame(SeqGANConfig(**options))
+    schedule = PaperCPUSchedule(
+        **{**result["schedule"], "sweep": tuple(result["schedule"]["sweep"])}
+    )
+    config, hp = strong_mle()
+    recipe, wall = train_mle(game, "mle_strong", config, hp, seed, say)
+    row = _evaluate(recipe, schedule, out_dir / "samples_mle_strong.txt.gz", 1.0)
+    row |= {"wall_s": wall, "added_later": True, "best_epoch": recipe.best_epoch}
+    generators = result["generators"]
+    generators["mle_strong"] = row
+    frontier_gaps(generators)
+    plot_paper_frontier(generators, result["oracle_nll_of_test"], out_dir)
+    write_json_atomic(path, result)
+    say(f"mle_strong: NLL-oracle {row['nll_oracle']:.3f} NLL-test {row['nll_test']:.3f}")
     return result
 
 
@@ -291,9 +366,9 @@ def _evaluate(
 def format_paper_cpu_table(result: dict[str, Any]) -> str:
     """Markdown table of ``run_paper_cpu``'s result, the paper's figures beside."""
     lines = [
-        "| generator | NLL-oracle | NLL-test | frontier gap vs mle_paper | vs mle_early | "
-        "BLEU-2 | BLEU-5 | Self-BLEU-4 | wall s | paper |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| generator | NLL-oracle | NLL-test | frontier gap vs mle_strong | vs mle_paper | "
+        "vs mle_early | BLEU-2 | BLEU-5 | Self-BLEU-4 | wall s | paper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in result["generators"].items():
         oracle = (
@@ -305,11 +380,11 @@ def format_paper_cpu_table(result: dict[str, Any]) -> str:
             "-"
             if f"frontier_gap_vs_{ref}" not in row
             else f"{row[f'frontier_gap_vs_{ref}']:+.3f} ± {row[f'frontier_gap_vs_{ref}_se']:.3f}"
-            for ref in ("mle_paper", "mle_early")
+            for ref in REFERENCES
         ]
         label = name if "temperature" not in row else f"{name} (τ={row['temperature']:.3f})"
         lines.append(
-            f"| {label} | {oracle} | {row['nll_test']:.3f} | {gaps[0]} | {gaps[1]} | "
+            f"| {label} | {oracle} | {row['nll_test']:.3f} | {' | '.join(gaps)} | "
             f"{row['bleu2']:.3f} | {row['bleu5']:.3f} | {row['self_bleu4']:.3f} | "
             f"{row['wall_s']:.0f} | {result['paper_nll_oracle'].get(name, '-')} |"
         )
