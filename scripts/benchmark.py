@@ -21,6 +21,7 @@ from advrl.benchmark_seqgan import (
     run_seqgan_benchmark,
     throughput_suite,
 )
+from advrl.benchmark_seqgan_frontier import FrontierSchedule, format_frontier_table, run_frontier
 from advrl.benchmark_seqgan_paper import (
     PaperCPUSchedule,
     format_paper_cpu_table,
@@ -36,7 +37,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--suite",
-        choices=sorted([*SUITES, "seqgan", "seqgan-throughput", "seqgan-paper-cpu"]),
+        choices=sorted(
+            [*SUITES, "seqgan", "seqgan-throughput", "seqgan-paper-cpu", "seqgan-frontier"]
+        ),
         required=True,
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -56,6 +59,8 @@ def main() -> int:
         return seqgan_throughput(args)
     if args.suite == "seqgan-paper-cpu":
         return seqgan_paper_cpu(args)
+    if args.suite == "seqgan-frontier":
+        return seqgan_frontier(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -108,15 +113,39 @@ def seqgan_throughput(args: argparse.Namespace) -> int:
     return 0
 
 
-def seqgan_paper_cpu(args: argparse.Namespace) -> int:
-    """The paper's generator schedule on CPU with its controls (about 60 minutes)."""
+def paper_oracle(suite: str) -> Path | None:
+    """The paper's oracle weights, or None after saying where they should be."""
     oracle = PAPER_ORACLE / "target_params.npz"
     if not oracle.exists():
         print(
-            f"error: --suite seqgan-paper-cpu needs the paper's oracle at {oracle} "
+            f"error: --suite {suite} needs the paper's oracle at {oracle} "
             "(../shared/benchmarks/seqgan_oracle beside the checkout)",
             file=sys.stderr,
         )
+        return None
+    return oracle
+
+
+def seqgan_frontier(args: argparse.Namespace) -> int:
+    """The density-ratio reward with a KL anchor against the strong MLE (about 60 minutes)."""
+    oracle = paper_oracle("seqgan-frontier")
+    if oracle is None:
+        return 2
+    print(f"suite seqgan-frontier, seed {args.seeds[0]}, torch threads {torch.get_num_threads()}")
+    out = args.out or Path("benchmarks") / "seqgan_frontier"
+    schedule = FrontierSchedule()
+    if args.steps:
+        schedule.updates = args.steps
+    result = run_frontier(out, schedule, seed=args.seeds[0], oracle_params=str(oracle))
+    print(format_frontier_table(result))
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def seqgan_paper_cpu(args: argparse.Namespace) -> int:
+    """The paper's generator schedule on CPU with its controls (about 60 minutes)."""
+    oracle = paper_oracle("seqgan-paper-cpu")
+    if oracle is None:
         return 2
     print(f"suite seqgan-paper-cpu, seed {args.seeds[0]}, torch threads {torch.get_num_threads()}")
     out = args.out or Path("benchmarks") / "seqgan_paper_cpu"
