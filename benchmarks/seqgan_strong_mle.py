@@ -30,6 +30,9 @@ from advrl.seeding import seed_everything
 
 ORACLE = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/seqgan_oracle"
 OUT = Path(__file__).resolve().parent / "seqgan_strong_mle" / "results.json"
+INIT = "seqgan"
+"""The token policy's initialisation (``advrl.agents.networks.seqgan_init``); runs made
+before it, with PyTorch's and the RL heads' defaults, are kept as ``torch``."""
 
 
 def run_one(spec: str, seed: int, max_epochs: int, patience: int) -> dict:
@@ -68,6 +71,7 @@ def run_one(spec: str, seed: int, max_epochs: int, patience: int) -> dict:
     return {
         "config": spec,
         "seed": seed,
+        "init": INIT,
         "val_nll": min(recipe.val_nll),
         "val_curve": recipe.val_nll,
         "best_epoch": recipe.best_epoch,
@@ -86,9 +90,9 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=3)
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {"runs": []}
-    done = {(run["config"], run["seed"]) for run in results["runs"]}
+    done = {(run["config"], run["seed"], run.get("init", "torch")) for run in results["runs"]}
     for spec in args.config:
-        if (spec, args.seed) in done:
+        if (spec, args.seed, INIT) in done:
             continue
         run = run_one(spec, args.seed, args.max_epochs, args.patience)
         print(
@@ -100,8 +104,9 @@ def main() -> None:
         results["runs"].append(run)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(OUT, results)
-    best = min(results["runs"], key=lambda run: run["val_nll"])
-    print(f"chosen on validation NLL: {best['config']} (seed {best['seed']})")
+    current = [run for run in results["runs"] if run.get("init", "torch") == INIT]
+    best = min(current, key=lambda run: run["val_nll"])
+    print(f"chosen on validation NLL: {best['config']} (seed {best['seed']}, {INIT} init)")
 
 
 if __name__ == "__main__":

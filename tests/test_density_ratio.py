@@ -205,8 +205,8 @@ def _train_on_perfect_ratio(tmp_path, kl_coef: float) -> tuple[float, float]:
         return 0.5 * float((pi - p_data).abs().sum())
 
     before = total_variation()
-    logger = RunLogger(tmp_path / f"kl{kl_coef}", 3 * 128 * 150)
-    agent.learn(envs, 3 * 128 * 150, logger, seed=0)
+    logger = RunLogger(tmp_path / f"kl{kl_coef}", 3 * 128 * 300)
+    agent.learn(envs, 3 * 128 * 300, logger, seed=0)
     logger.close()
     return before, total_variation()
 

