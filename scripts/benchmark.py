@@ -14,6 +14,7 @@ import torch
 
 from advrl import __version__
 from advrl.benchmark import SUITES, format_table, run_suite, write_json
+from advrl.benchmark_atari import atari_vec_suite, format_atari_vec_table
 from advrl.benchmark_seqgan import (
     PAPER_ORACLE,
     format_seqgan_table,
@@ -38,7 +39,14 @@ def main() -> int:
     parser.add_argument(
         "--suite",
         choices=sorted(
-            [*SUITES, "seqgan", "seqgan-throughput", "seqgan-paper-cpu", "seqgan-frontier"]
+            [
+                *SUITES,
+                "seqgan",
+                "seqgan-throughput",
+                "seqgan-paper-cpu",
+                "seqgan-frontier",
+                "atari-vec",
+            ]
         ),
         required=True,
     )
@@ -61,6 +69,8 @@ def main() -> int:
         return seqgan_paper_cpu(args)
     if args.suite == "seqgan-frontier":
         return seqgan_frontier(args)
+    if args.suite == "atari-vec":
+        return atari_vec(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -107,6 +117,20 @@ def seqgan_throughput(args: argparse.Namespace) -> int:
     result = throughput_suite(resolve_device(args.device))
     print(format_throughput_table(result))
     out = args.out or Path("benchmarks") / "seqgan_throughput.json"
+    result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
+    write_json_atomic(out, result)
+    print(f"results: {out}")
+    return 0
+
+
+def atari_vec(args: argparse.Namespace) -> int:
+    """Atari's C++ vector env against the wrappers: env steps/s and PPO training SPS."""
+    print(f"suite atari-vec, torch threads {torch.get_num_threads()}")
+    result = atari_vec_suite(
+        seed=args.seeds[0], **({"train_steps": args.steps} if args.steps else {})
+    )
+    print(format_atari_vec_table(result))
+    out = args.out or Path("benchmarks") / "atari_vec.json"
     result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
     write_json_atomic(out, result)
     print(f"results: {out}")
