@@ -35,7 +35,7 @@ from advrl.benchmark_seqgan import adversarial_run
 from advrl.benchmark_seqgan_paper import (
     SWEEP,
     PaperCPUSchedule,
-    _evaluate,
+    evaluate_generator,
     plot_paper_frontier,
     strong_mle,
     train_mle,
@@ -95,7 +95,7 @@ def run_frontier(
     config, hp = strong_mle()
     mle, mle_wall = train_mle(game, "mle", config, hp, seed, say)
     validation = mle.validation
-    generators = {"mle": _evaluate(mle, report, out_dir / "samples_mle.txt.gz", 1.0)}
+    generators = {"mle": evaluate_generator(mle, report, out_dir / "samples_mle.txt.gz", 1.0)}
     generators["mle"]["wall_s"] = mle_wall
     validation_curve = _validation_sweep(mle, validation, schedule)
 
@@ -131,7 +131,7 @@ def run_frontier(
         wall = time.perf_counter() - start
         val = _validation_point(recipe, validation, schedule.eval_samples)
         val_gap = frontier_gap(validation_curve, val)
-        row = _evaluate(recipe, report, out_dir / f"samples_{name}.txt.gz", 1.0)
+        row = evaluate_generator(recipe, report, out_dir / f"samples_{name}.txt.gz", 1.0)
         row |= {"beta": beta, "wall_s": wall + mle_wall, "validation": val}
         row["validation_frontier_gap"] = val_gap.gap
         generators[name] = row

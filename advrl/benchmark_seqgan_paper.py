@@ -115,7 +115,7 @@ def run_paper_cpu(
         name: str, recipe: SeqGANRecipe, temperature: float = 1.0, sweep: list | None = None
     ) -> None:
         start = time.perf_counter()
-        evaluations[name] = _evaluate(
+        evaluations[name] = evaluate_generator(
             recipe, schedule, out_dir / f"samples_{name}.txt.gz", temperature, sweep
         )
         say(
@@ -287,7 +287,7 @@ def add_strong_reference(
     )
     config, hp = strong_mle()
     recipe, wall = train_mle(game, "mle_strong", config, hp, seed, say)
-    row = _evaluate(recipe, schedule, out_dir / "samples_mle_strong.txt.gz", 1.0)
+    row = evaluate_generator(recipe, schedule, out_dir / "samples_mle_strong.txt.gz", 1.0)
     row |= {"wall_s": wall, "added_later": True, "best_epoch": recipe.best_epoch}
     generators = result["generators"]
     generators["mle_strong"] = row
@@ -341,7 +341,7 @@ def matched_temperature(
     return (low + high) / 2
 
 
-def _evaluate(
+def evaluate_generator(
     recipe: SeqGANRecipe,
     schedule: PaperCPUSchedule,
     samples_path: Path,
