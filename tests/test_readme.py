@@ -328,12 +328,12 @@ class Artifacts:
         return self.made[name]
 
     def _make_agent(self) -> Path:
-        """A CartPole PPO run (checkpoints/final.pt): the README's expert, shortened."""
+        """A CartPole PPO run (checkpoints/final.pt, and best.pt from --eval-every): the
+        README's expert, shortened."""
         out = self.root / "agent"
         argv = ["--env", "CartPole-v1", "--algo", "ppo", "--total-steps", str(STEPS)]
-        script(
-            "train_agent.py", *argv, "--eval-episodes", "1", "--run-dir", str(out), cwd=self.root
-        )
+        evaluation = ["--eval-episodes", "1", "--eval-every", str(STEPS // 2)]
+        script("train_agent.py", *argv, *evaluation, "--run-dir", str(out), cwd=self.root)
         return out
 
     def _make_demos(self) -> Path:
