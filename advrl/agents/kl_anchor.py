@@ -31,6 +31,16 @@ ADAPTIVE_HORIZON = 10_000
 """Env steps over which the adaptive controller may change beta by at most 20% (TRL's)."""
 
 
+def kl_problems(kl_coef: float, kl_target: float | None) -> list[str]:
+    """What is wrong with an agent config's ``kl_coef`` and ``kl_target``, if anything."""
+    problems = []
+    if kl_coef < 0:
+        problems.append(f"kl_coef must be >= 0, got {kl_coef}")
+    if kl_target is not None and (kl_target <= 0 or kl_coef == 0):
+        problems.append("kl_target must be > 0 and needs kl_coef > 0 (its starting value)")
+    return problems
+
+
 class KLAnchor:
     """The frozen reference policy, beta, and the penalty's advantages and statistics."""
 

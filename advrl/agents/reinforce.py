@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 from torch import nn
 
+from advrl.agents.kl_anchor import kl_problems
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
 from advrl.hooks import LearnHooks
 from advrl.logger import RunLogger
@@ -73,10 +74,7 @@ class ReinforceConfig:
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
             problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
-        if self.kl_coef < 0:
-            problems.append(f"kl_coef must be >= 0, got {self.kl_coef}")
-        if self.kl_target is not None and (self.kl_target <= 0 or self.kl_coef == 0):
-            problems.append("kl_target must be > 0 and needs kl_coef > 0 (its starting value)")
+        problems += kl_problems(self.kl_coef, self.kl_target)
         return problems
 
 
