@@ -15,17 +15,18 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,sweep]"
 	touch $@
 
 run: venv
 	$(BIN)/python scripts/train_agent.py $(RUN_ARGS)
 
 # Two pytest-xdist workers, one torch thread each (tests/conftest.py): CI's two cores.
+# --dist loadgroup keeps the Ray tests (xdist_group "ray") in one worker, one at a time.
 PYTEST_WORKERS ?= 2
 
 test: venv
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

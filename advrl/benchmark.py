@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from advrl.agents import get_algorithm
+from advrl.aggregate import Aggregate, aggregate_scores, format_aggregate
 from advrl.checkpoint import write_json_atomic
 from advrl.config import config_from_overrides
 from advrl.envs.atari import is_atari_id
@@ -86,6 +87,11 @@ class CaseResult:
         """Mean over the seeds that have a value: a failed seed shows here, not in the median."""
         values = self._values(impl, key)
         return float(statistics.fmean(values)) if values else None
+
+    def final_aggregates(self) -> dict[str, Aggregate]:
+        """Each implementation's final returns over seeds: IQM with rliable's 95% interval."""
+        scores = {impl: self._values(impl, "final_return") for impl in ("advrl", "sb3")}
+        return aggregate_scores(scores)
 
     def _values(self, impl: str, key: str) -> list[float]:
         values = [getattr(r, key) for r in self.runs if r.impl == impl]
@@ -426,9 +432,9 @@ def run_suite(
 def format_table(results: list[CaseResult]) -> str:
     """A markdown table of medians over seeds with ours / SB3 ratios."""
     header = (
-        "| case | steps | impl | final return (mean) | steps to threshold (seeds reaching) "
-        "| wall time (s) | SPS |\n"
-        "|---|---|---|---|---|---|---|"
+        "| case | steps | impl | final return (mean) | final return IQM [95% CI] "
+        "| steps to threshold (seeds reaching) | wall time (s) | SPS |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     rows = [header]
 
@@ -436,10 +442,13 @@ def format_table(results: list[CaseResult]) -> str:
         return "-" if value is None else f"{value:,.{digits}f}"
 
     for r in results:
+        aggregates = r.final_aggregates()
         for impl in ("advrl", "sb3"):
+            interval = format_aggregate(aggregates[impl]) if impl in aggregates else "-"
             rows.append(
                 f"| {r.case} | {r.total_steps:,} | {impl} | "
                 f"{fmt(r.median(impl, 'final_return'))} ({fmt(r.mean(impl, 'final_return'))}) | "
+                f"{interval} | "
                 f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} ({r.reached(impl)}) | "
                 f"{fmt(r.median(impl, 'wall_time_s'))} | "
                 f"{fmt(r.median(impl, 'sps'), 0)} |"
@@ -449,7 +458,7 @@ def format_table(results: list[CaseResult]) -> str:
             for k in ("final_return", "steps_to_threshold", "wall_time_s", "sps")
         }
         rows.append(
-            f"| {r.case} | | **ours/SB3** | {fmt(ratio['final_return'], 2)} | "
+            f"| {r.case} | | **ours/SB3** | {fmt(ratio['final_return'], 2)} | | "
             f"{fmt(ratio['steps_to_threshold'], 2)} | {fmt(ratio['wall_time_s'], 2)} | "
             f"{fmt(ratio['sps'], 2)} |"
         )
@@ -466,5 +475,10 @@ def _ratio(ours: float | None, theirs: float | None) -> float | None:
 
 
 def write_json(results: list[CaseResult], path: Path, meta: dict[str, Any]) -> None:
-    """Write the raw per-seed results with the run's metadata."""
-    write_json_atomic(path, {"meta": meta, "results": [asdict(r) for r in results]})
+    """Write the raw per-seed results with the run's metadata, and each case's final-return
+    IQM with its 95% interval per implementation (``final_return_iqm``)."""
+    rows = [
+        {**asdict(r), "final_return_iqm": {k: a.as_dict() for k, a in r.final_aggregates().items()}}
+        for r in results
+    ]
+    write_json_atomic(path, {"meta": meta, "results": rows})

@@ -4,6 +4,8 @@ The CLI reaches them as ``custom_envs:Corridor`` (class), ``custom_envs:make_cor
 (factory) and ``custom_envs:Corridor-v0`` (Gymnasium's module:id form).
 """
 
+import os
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -76,3 +78,23 @@ class NoRenderer(Corridor):
         raise gym.error.DependencyNotInstalled(
             'pygame is not installed, run `pip install "gymnasium[classic-control]"`'
         )
+
+
+class FlakyCorridor(Corridor):
+    """A Corridor whose first reset raises, for the sweep's retry tests.
+
+    ``fail="once"``: the first reset in any process raises, and creates ``marker`` so that a
+    retried trial succeeds; ``fail="always"``: every reset raises; ``"never"``: a Corridor.
+    """
+
+    def __init__(self, fail: str = "never", marker: str = "", length: int = 5):
+        super().__init__(length=length)
+        self.fail, self.marker = fail, marker
+
+    def reset(self, *, seed=None, options=None):
+        if self.fail == "always":
+            raise RuntimeError("FlakyCorridor fails at every reset")
+        if self.fail == "once" and not os.path.exists(self.marker):
+            open(self.marker, "x").close()
+            raise RuntimeError("FlakyCorridor fails at its first reset")
+        return super().reset(seed=seed, options=options)

@@ -1,0 +1,28 @@
+"""scripts/benchmark.py compares ours with SB3 interval against interval."""
+
+import json
+
+import pytest
+
+from advrl.aggregate import aggregate_scores
+from advrl.benchmark import CaseResult, RunResult, format_table, write_json
+
+pytest.importorskip("rliable")
+
+
+def test_each_implementation_gets_its_final_return_iqm_and_interval(tmp_path):
+    result = CaseResult("ppo-cartpole", "CartPole-v1", 1000, 475.0)
+    finals = {"advrl": [500.0, 480.0, 200.0, 499.0], "sb3": [450.0, 500.0, 470.0, 300.0]}
+    for impl, values in finals.items():
+        for seed, value in enumerate(values):
+            result.runs.append(RunResult(impl, seed, value, None, 1.0, 1000.0))
+    expected = aggregate_scores(finals)
+    table = format_table([result])
+    for agg in expected.values():
+        assert f"{agg.iqm:.1f} [{agg.iqm_low:.1f}, {agg.iqm_high:.1f}]" in table
+    write_json([result], tmp_path / "b.json", {})
+    written = json.loads((tmp_path / "b.json").read_text())["results"][0]["final_return_iqm"]
+    assert written["sb3"]["iqm"] == pytest.approx(expected["sb3"].iqm)
+    assert written["advrl"]["iqm_ci95"] == pytest.approx(
+        [expected["advrl"].iqm_low, expected["advrl"].iqm_high]
+    )

@@ -1,0 +1,365 @@
+"""Sweeps on a real Ray: a grid over seeds, retries, resume, a cluster by address, ASHA.
+
+The Ray tests share one xdist group (``make test`` runs ``--dist loadgroup``), so they run one
+after another in one worker and never start two Rays at once on CI's two cores.
+"""
+
+import os
+
+# Ray sends its token (~/.ray/auth_token, which `ray start --head` uses) to an explicit
+# address only when RAY_AUTH_MODE=token, and reads that when ray is imported: set it first, as
+# a user joining a token-authenticated cluster does.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advrl.aggregate import aggregate_scores
+from advrl.cli_sweep import sweep_main
+from advrl.errors import UserError
+from advrl.sweep import Spec, SweepSettings, check_sweep, parse_spec, rank_configurations
+
+pytest.importorskip("ray.tune")
+pytest.importorskip("rliable")
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+ray_group = pytest.mark.xdist_group("ray")
+
+
+# --- no Ray needed ----------------------------------------------------------------------
+
+
+def test_specs_parse_into_their_forms():
+    assert parse_spec("--hp", "lr", "3e-4") == Spec("value", ("3e-4",))
+    assert parse_spec("--hp", "lr", "grid(1e-3, 1e-2)") == Spec("grid", ("1e-3", "1e-2"))
+    assert parse_spec("--hp", "h", "choice([64,64],[128,128])").items == ("[64,64]", "[128,128]")
+    assert parse_spec("--hp", "lr", "loguniform(1e-4,1e-2)").form == "loguniform"
+    assert parse_spec("--hp", "n", "randint(2,9)").probe_values() == ["2", "8"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gird(1,2)", "unknown SPEC form 'gird'"),
+        ("uniform(1)", "two bounds"),
+        ("uniform(2,1)", "lower bound"),
+        ("loguniform(0,1)", "above 0"),
+        ("randint(1.5,3)", "integers"),
+        ("grid(1,,2)", "empty item"),
+    ],
+)
+def test_malformed_specs_name_the_fix(text, message):
+    with pytest.raises(UserError, match=message):
+        parse_spec("--hp", "lr", text)
+
+
+def settings(tmp_path, **overrides):
+    values = {
+        "env": "GridWorld-v0",
+        "algo": "reinforce",
+        "out": str(tmp_path / "sweep"),
+        "total_steps": 2048,
+        "eval_episodes": 2,
+    }
+    return SweepSettings(**{**values, **overrides})
+
+
+def test_every_swept_value_is_checked_against_the_typed_config(tmp_path):
+    with pytest.raises(UserError, match="unknown hyperparameter 'learning_rate'"):
+        check_sweep(settings(tmp_path, hp={"learning_rate": "grid(1e-3,1e-2)"}))
+    with pytest.raises(UserError, match="n_steps"):  # the second value is ill-typed
+        check_sweep(settings(tmp_path, hp={"n_steps": "grid(64,sixty)"}))
+    with pytest.raises(UserError, match="--search grid takes values"):
+        check_sweep(settings(tmp_path, hp={"lr": "uniform(1e-4,1e-2)"}))
+    with pytest.raises(UserError, match="nothing to draw"):
+        check_sweep(settings(tmp_path, search="random"))
+    hp, _ = check_sweep(settings(tmp_path, hp={"lr": "grid(1e-3,1e-2)", "gamma": "0.9"}))
+    assert hp["lr"].swept and not hp["gamma"].swept
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hp", "lr=gird(1,2)"], "unknown SPEC form"),
+        (["--hp", "learning_rate=grid(1,2)"], "unknown hyperparameter"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--address", "127.0.0.1:1"], "nothing answered at 127.0.0.1:1"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_before_any_trial(argv, message, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    base = ["--env", "GridWorld-v0", "--algo", "reinforce", "--out", str(out)]
+    assert sweep_main([*base, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and err.startswith("advrl: error:")
+    assert not out.exists()  # nothing written, no trial started
+
+
+def test_the_ranking_is_rliables_iqm_and_interval(tmp_path):
+    rng = np.random.default_rng(0)
+    trials = []
+    for label, centre in (("lr=a", 0.2), ("lr=b", 0.8)):
+        for seed in range(5):
+            value = float(centre + 0.1 * rng.standard_normal())
+            trials.append(
+                {
+                    "label": label,
+                    "config": {"hp": {"lr": label[-1]}},
+                    "seed": seed,
+                    "status": "finished",
+                    "metric": value,
+                }
+            )
+    trials.append({"label": "lr=c", "config": {}, "seed": 0, "status": "failed", "metric": None})
+    rows = rank_configurations(settings(tmp_path, seed=3), trials)
+    assert [row["label"] for row in rows] == ["lr=b", "lr=a", "lr=c"]
+    assert "iqm" not in rows[2] and rows[2]["failed"] == 1
+
+    from rliable import library, metrics  # the same numbers straight through rliable
+
+    scores = {
+        lbl: np.array([[t["metric"]] for t in trials if t["label"] == lbl])
+        for lbl in ("lr=a", "lr=b")
+    }
+    point, interval = library.get_interval_estimates(
+        scores,
+        lambda m: np.array([metrics.aggregate_iqm(m)]),
+        reps=2_000,
+        random_state=np.random.RandomState(3),
+    )
+    best = rows[0]
+    assert best["iqm"] == pytest.approx(point["lr=b"][0])
+    assert best["iqm_ci95"] == pytest.approx(interval["lr=b"][:, 0].tolist())
+    assert best["mean"] == pytest.approx(np.mean(scores["lr=b"]))
+    assert aggregate_scores({"x": [1.0, 2.0, 3.0, 4.0]})["x"].iqm == pytest.approx(2.5)
+
+
+# --- on a real Ray ----------------------------------------------------------------------
+
+
+def read_results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+@ray_group
+@pytest.mark.slow
+def test_a_grid_of_two_configurations_by_two_seeds_on_a_local_ray(tmp_path, capsys):
+    out = tmp_path / "grid"
+    argv = [
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "3072",
+        "--hp",
+        "lr=grid(3e-3,1e-4)",
+        "--seeds",
+        "2",
+        "--eval-episodes",
+        "3",
+        "--out",
+        str(out),
+    ]
+    assert sweep_main(argv) == 0
+    results = read_results(out)
+    trials = results["trials"]
+    assert len(trials) == 4 and {t["status"] for t in trials} == {"finished"}
+    assert sorted((t["label"], t["seed"]) for t in trials) == [
+        ("lr=1e-4", 1),
+        ("lr=1e-4", 2),
+        ("lr=3e-3", 1),
+        ("lr=3e-3", 2),
+    ]  # values as given
+    for t in trials:  # each trial is an ordinary run: its own run dir and summary.json
+        summary = json.loads((Path(t["run_dir"]) / "summary.json").read_text())
+        assert summary["seed"] == t["seed"] and summary["eval_return_mean"] == t["metric"]
+        assert summary["hyperparameters"]["lr"] == float(t["label"].split("=")[1])
+        assert len(t["curve"]) > 3 and t["curve"][-1][0] <= 3072
+    scores = {
+        lbl: [t["metric"] for t in trials if t["label"] == lbl] for lbl in ("lr=3e-3", "lr=1e-4")
+    }
+    expected = aggregate_scores(scores, seed=1)
+    report = (out / "report.md").read_text()
+    for row in results["configurations"]:
+        agg = expected[row["label"]]
+        assert row["iqm"] == pytest.approx(agg.iqm)
+        assert row["iqm_ci95"] == pytest.approx([agg.iqm_low, agg.iqm_high])
+        assert f"{agg.iqm:.3f} [{agg.iqm_low:.3f}, {agg.iqm_high:.3f}]" in report
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert "4 trials: 4 finished" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """A Ray head started as a user would, ``ray start --head``, stopped afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp = tmp_path_factory.mktemp("rayhead")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    head = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ray"),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or head.poll() is not None:
+                head.kill()
+                pytest.fail("ray start --head did not come up within 120 s")
+            time.sleep(0.5)
+    yield f"127.0.0.1:{port}"
+    head.send_signal(signal.SIGTERM)
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        head.kill()
+
+
+@ray_group
+@pytest.mark.slow
+def test_retries_a_flaky_trial_and_reports_one_that_always_fails(ray_head, tmp_path):
+    out = tmp_path / "flaky"
+    argv = [
+        "--env",
+        "custom_envs:FlakyCorridor",
+        "--algo",
+        "reinforce",
+        "--env-kwargs",
+        "fail=grid(once,always)",
+        f"marker={tmp_path / 'failed-once'}",
+        "--total-steps",
+        "512",
+        "--eval-episodes",
+        "1",
+        "--max-failures",
+        "1",
+        "--address",
+        ray_head,
+        "--out",
+        str(out),
+    ]
+    assert sweep_main(argv) == 0
+    by_label = {t["label"]: t for t in read_results(out)["trials"]}
+    assert by_label["fail=once"]["status"] == "finished"
+    assert (tmp_path / "failed-once").exists()  # it did fail once, and the retry finished
+    failed = by_label["fail=always"]
+    assert failed["status"] == "failed" and "fails at every reset" in failed["error"]
+    report = (out / "report.md").read_text()
+    assert "Trials that did not finish" in report and "fails at every reset" in report
+
+
+@ray_group
+@pytest.mark.slow
+def test_an_interrupted_sweep_resumes_with_only_the_trials_left(ray_head, tmp_path):
+    out = tmp_path / "resume"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "sweep.py"),
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "2048",
+        "--seeds",
+        "4",
+        "--eval-episodes",
+        "1",
+        "--max-concurrent",
+        "1",
+        "--address",
+        ray_head,
+        "--out",
+        str(out),
+    ]
+    sweep = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while len(list(out.glob("runs/*/summary.json"))) < 2:
+        assert sweep.poll() is None, sweep.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "two trials did not finish within 240 s"
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves the experiment and stops
+    sweep.wait(timeout=120)
+    finished_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+    assert 2 <= len(finished_before) < 4
+
+    resumed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--resume", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    trials = read_results(out)["trials"]
+    assert len(trials) == 4 and {t["status"] for t in trials} == {"finished"}
+    assert sorted(t["seed"] for t in trials) == [1, 2, 3, 4]
+    for name, mtime in finished_before.items():  # finished trials were kept, not rerun
+        assert (out / "runs" / name / "summary.json").stat().st_mtime_ns == mtime
+
+
+@ray_group
+@pytest.mark.slow
+def test_asha_stops_a_clearly_worse_configuration_early(ray_head, tmp_path):
+    out = tmp_path / "asha"
+    argv = [
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "8192",
+        "--hp",
+        "lr=grid(1e-2,1e-9)",
+        "--seeds",
+        "2",
+        "--scheduler",
+        "asha",
+        "--max-concurrent",
+        "1",
+        "--eval-episodes",
+        "1",
+        "--address",
+        ray_head,
+        "--out",
+        str(out),
+    ]
+    assert sweep_main(argv) == 0
+    trials = read_results(out)["trials"]
+    worse = [t for t in trials if t["label"] == "lr=1e-9"]
+    better = [t for t in trials if t["label"] == "lr=1e-2"]
+    assert any(t["status"] == "stopped" and t["env_steps"] < 8192 for t in worse)
+    assert any(t["status"] == "finished" and t["env_steps"] == 8192 for t in better)
