@@ -420,6 +420,7 @@ def _tuner(settings: SweepSettings, hp: dict[str, Spec], env_kwargs: dict[str, S
         scheduler=scheduler,
         num_samples=num_samples,
         max_concurrent_trials=settings.max_concurrent,
+        reuse_actors=True,  # a trial reuses a finished one's worker: no fresh torch import
         trial_dirname_creator=lambda trial: trial.trial_id,
     )
     return tune.Tuner(
@@ -467,6 +468,11 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
     experiment = out / TUNE_NAME
     if resume and not tune.Tuner.can_restore(str(experiment)):
         raise UserError(f"--resume {out}: no sweep to resume there (no {experiment})")
+    if not resume and (out / SETTINGS_FILE).exists():
+        raise UserError(
+            f"--out {out} already holds a sweep; --resume {out} to continue it, or pick "
+            "another --out"
+        )
     # Intermediate reports carry the training return only; the metric comes at the end.
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     connect(settings.address)

@@ -28,6 +28,7 @@ from advrl.benchmark_seqgan_paper import (
     format_paper_cpu_table,
     run_paper_cpu,
 )
+from advrl.benchmark_sweep import format_sweep_throughput, sweep_throughput
 from advrl.checkpoint import write_json_atomic
 from advrl.device import resolve_device
 
@@ -46,6 +47,7 @@ def main() -> int:
                 "seqgan-paper-cpu",
                 "seqgan-frontier",
                 "atari-vec",
+                "sweep-throughput",
             ]
         ),
         required=True,
@@ -71,6 +73,8 @@ def main() -> int:
         return seqgan_frontier(args)
     if args.suite == "atari-vec":
         return atari_vec(args)
+    if args.suite == "sweep-throughput":
+        return sweep_throughput_suite(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -117,6 +121,19 @@ def seqgan_throughput(args: argparse.Namespace) -> int:
     result = throughput_suite(resolve_device(args.device))
     print(format_throughput_table(result))
     out = args.out or Path("benchmarks") / "seqgan_throughput.json"
+    result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
+    write_json_atomic(out, result)
+    print(f"results: {out}")
+    return 0
+
+
+def sweep_throughput_suite(args: argparse.Namespace) -> int:
+    """Trials per hour on a local Ray: one trial at a time against one per core."""
+    print(f"suite sweep-throughput, torch threads {torch.get_num_threads()}")
+    folder = Path("runs") / "sweep-throughput"
+    result = sweep_throughput(folder, **({"total_steps": args.steps} if args.steps else {}))
+    print(format_sweep_throughput(result))
+    out = args.out or Path("benchmarks") / "sweep_throughput.json"
     result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
     write_json_atomic(out, result)
     print(f"results: {out}")

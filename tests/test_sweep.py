@@ -93,12 +93,13 @@ def test_every_swept_value_is_checked_against_the_typed_config(tmp_path):
         (["--hp", "learning_rate=grid(1,2)"], "unknown hyperparameter"),
         (["--seeds", "0"], "--seeds must be at least 1"),
         (["--address", "127.0.0.1:1"], "nothing answered at 127.0.0.1:1"),
+        (["--resume", "{out}"], "no sweep.json there"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_trial(argv, message, tmp_path, capsys):
     out = tmp_path / "sweep"
     base = ["--env", "GridWorld-v0", "--algo", "reinforce", "--out", str(out)]
-    assert sweep_main([*base, *argv]) == 2
+    assert sweep_main([*base, *(a.format(out=out) for a in argv)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("advrl: error:")
     assert not out.exists()  # nothing written, no trial started
@@ -160,7 +161,7 @@ def test_a_grid_of_two_configurations_by_two_seeds_on_a_local_ray(tmp_path, caps
         "--algo",
         "reinforce",
         "--total-steps",
-        "3072",
+        "1024",
         "--hp",
         "lr=grid(3e-3,1e-4)",
         "--seeds",
@@ -184,7 +185,7 @@ def test_a_grid_of_two_configurations_by_two_seeds_on_a_local_ray(tmp_path, caps
         summary = json.loads((Path(t["run_dir"]) / "summary.json").read_text())
         assert summary["seed"] == t["seed"] and summary["eval_return_mean"] == t["metric"]
         assert summary["hyperparameters"]["lr"] == float(t["label"].split("=")[1])
-        assert len(t["curve"]) > 3 and t["curve"][-1][0] <= 3072
+        assert len(t["curve"]) > 3 and t["curve"][-1][0] <= 1024
     scores = {
         lbl: [t["metric"] for t in trials if t["label"] == lbl] for lbl in ("lr=3e-3", "lr=1e-4")
     }
@@ -293,9 +294,9 @@ def test_an_interrupted_sweep_resumes_with_only_the_trials_left(ray_head, tmp_pa
         "--algo",
         "reinforce",
         "--total-steps",
-        "2048",
+        "1024",
         "--seeds",
-        "4",
+        "3",
         "--eval-episodes",
         "1",
         "--max-concurrent",
@@ -307,14 +308,17 @@ def test_an_interrupted_sweep_resumes_with_only_the_trials_left(ray_head, tmp_pa
     ]
     sweep = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while len(list(out.glob("runs/*/summary.json"))) < 2:
+    while not list(out.glob("runs/*/summary.json")):
         assert sweep.poll() is None, sweep.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "two trials did not finish within 240 s"
+        assert time.monotonic() < deadline, "no trial finished within 240 s"
         time.sleep(0.2)
     sweep.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves the experiment and stops
     sweep.wait(timeout=120)
-    finished_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
-    assert 2 <= len(finished_before) < 4
+    # What the interrupted sweep reported finished (a trial that wrote its summary.json as
+    # Ctrl-C came, but had not reported yet, is unfinished and runs again).
+    finished = [t["trial_id"] for t in read_results(out)["trials"] if t["status"] == "finished"]
+    assert 1 <= len(finished) < 3
+    finished_before = {n: (out / "runs" / n / "summary.json").stat().st_mtime_ns for n in finished}
 
     resumed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--resume", str(out)],
@@ -325,8 +329,8 @@ def test_an_interrupted_sweep_resumes_with_only_the_trials_left(ray_head, tmp_pa
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     trials = read_results(out)["trials"]
-    assert len(trials) == 4 and {t["status"] for t in trials} == {"finished"}
-    assert sorted(t["seed"] for t in trials) == [1, 2, 3, 4]
+    assert len(trials) == 3 and {t["status"] for t in trials} == {"finished"}
+    assert sorted(t["seed"] for t in trials) == [1, 2, 3]
     for name, mtime in finished_before.items():  # finished trials were kept, not rerun
         assert (out / "runs" / name / "summary.json").stat().st_mtime_ns == mtime
 
@@ -363,3 +367,54 @@ def test_asha_stops_a_clearly_worse_configuration_early(ray_head, tmp_path):
     better = [t for t in trials if t["label"] == "lr=1e-2"]
     assert any(t["status"] == "stopped" and t["env_steps"] < 8192 for t in worse)
     assert any(t["status"] == "finished" and t["env_steps"] == 8192 for t in better)
+
+
+def test_a_finished_sweeps_folder_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.json").write_text("{}")
+    argv = ["--env", "GridWorld-v0", "--algo", "reinforce", "--out", str(out)]
+    assert sweep_main(argv) == 2
+    assert "already holds a sweep; --resume" in capsys.readouterr().err
+
+
+@ray_group
+@pytest.mark.slow
+def test_optuna_draws_configurations_that_each_run_every_seed(ray_head, tmp_path):
+    out = tmp_path / "tpe"
+    argv = [
+        "--env",
+        "GridWorld-v0",
+        "--algo",
+        "reinforce",
+        "--total-steps",
+        "1024",
+        "--search",
+        "optuna",
+        "--samples",
+        "2",
+        "--seeds",
+        "2",
+        "--hp",
+        "lr=loguniform(1e-3,1e-2)",
+        "n_steps=choice(32,64)",
+        "--eval-episodes",
+        "1",
+        "--address",
+        ray_head,
+        "--out",
+        str(out),
+    ]
+    assert sweep_main(argv) == 0
+    results = read_results(out)
+    trials = results["trials"]
+    assert len(trials) == 4 and {t["status"] for t in trials} == {"finished"}
+    by_label: dict[str, list[int]] = {}
+    for t in trials:
+        assert 1e-3 <= t["config"]["hp"]["lr"] <= 1e-2 and t["config"]["hp"]["n_steps"] in (
+            "32",
+            "64",
+        )
+        by_label.setdefault(t["label"], []).append(t["seed"])
+    assert sorted(map(sorted, by_label.values())) == [[1, 2], [1, 2]]  # two draws, both seeds
+    assert all(row["runs"] == 2 for row in results["configurations"])
