@@ -475,9 +475,12 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
         )
     # Intermediate reports carry the training return only; the metric comes at the end.
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    connect(settings.address)
     import ray
 
+    # A Ray this process already runs (a notebook's ray.init()) is used as it is, and kept.
+    started = not ray.is_initialized()
+    if started:
+        connect(settings.address)
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / SETTINGS_FILE, dataclasses.asdict(settings))
@@ -494,7 +497,8 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
         grid = tuner.fit()
         trials = [_trial_record(settings, result) for result in grid]
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
     return write_outputs(settings, trials)
 
 
