@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from advrl.agents import get_algorithm
+from advrl.agents.bc import token_nll
 from advrl.config import config_from_overrides
-from advrl.device import resolve_device
+from advrl.device import has_mallopt, keep_freed_memory, resolve_device
 from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
 from advrl.gan.metrics import bleu, self_bleu
 from advrl.hooks import LearnHooks
@@ -301,9 +302,70 @@ def mc_throughput(
     }
 
 
+def mle_step_seconds(
+    device: torch.device, batch: int = 64, steps: int = 40, warmup: int = 5
+) -> float:
+    """Median seconds of one MLE step (teacher-forced cross-entropy, backward, clipped Adam)
+    of the 32/32 token LSTM on B=64 oracle sequences of T=20 tokens, V=5000."""
+    config = SeqGANConfig(n_train=batch * 8, n_test=64, d_every=0, device=str(device))
+    game = SequenceGame(config)
+    envs = SeqGANVectorEnv(num_envs=1, game=game)
+    policy = get_algorithm("reinforce")(
+        envs.single_observation_space,
+        envs.single_action_space,
+        config_from_overrides(
+            get_algorithm("reinforce").Config, {"hidden_sizes": ()}, {}, "reinforce"
+        ),
+        device,
+    ).policy
+    params = list(policy.logits_module().parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    data = game.data.train.to(device)
+    times = []
+    for step in range(warmup + steps):
+        rows = data[(torch.arange(batch) + step * batch) % len(data)]
+        start = time.perf_counter()
+        loss = token_nll(policy, rows, game.start_id, game.eos_id).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[warmup:]))
+
+
+def allocator_comparison(device: torch.device, repeats: int = 3) -> dict[str, Any] | None:
+    """An MLE step and a Monte Carlo episode under glibc's own malloc settings, then with
+    ``keep_freed_memory``, in this process; None off glibc or on CUDA. Must run before
+    anything in the process calls ``keep_freed_memory`` (which cannot be undone: glibc's
+    adaptive thresholds stop adapting once set)."""
+    if device.type != "cpu" or not has_mallopt():
+        return None
+    result: dict[str, Any] = {}
+    for name in ("glibc_default", "keep_freed_memory"):
+        if name == "keep_freed_memory":
+            keep_freed_memory()
+        episode = mc_throughput(device, repeats=repeats)
+        result[name] = {
+            "mle_step_ms": 1e3 * mle_step_seconds(device),
+            "mc_episode_seconds": episode["episode_seconds"],
+        }
+    default, kept = result["glibc_default"], result["keep_freed_memory"]
+    result["speedup"] = {
+        "mle_step": default["mle_step_ms"] / kept["mle_step_ms"],
+        "mc_episode": default["mc_episode_seconds"] / kept["mc_episode_seconds"],
+    }
+    return result
+
+
 def throughput_suite(device: torch.device, repeats: int = 3) -> dict[str, Any]:
     """The ``seqgan-throughput`` suite: both completion paths with both discriminators, in
-    one process, and the new / old ratio of sequences per second for each discriminator."""
+    one process, and the new / old ratio of sequences per second for each discriminator;
+    first, on CPU, the allocator setting's effect (``allocator_comparison``)."""
+    allocator = allocator_comparison(device, repeats)
+    keep_freed_memory()
     rows = [
         mc_throughput(device, repeats=repeats, discriminator=name, stepwise=stepwise)
         for name in ("small", "paper")
@@ -314,7 +376,7 @@ def throughput_suite(device: torch.device, repeats: int = 3) -> dict[str, Any]:
         / rows[i]["sequences_scored_per_s"]
         for i in (0, 2)
     }
-    return {"device": str(device), "rows": rows, "speedup": ratios}
+    return {"device": str(device), "rows": rows, "speedup": ratios, "allocator": allocator}
 
 
 def format_throughput_table(result: dict[str, Any]) -> str:
@@ -335,6 +397,20 @@ def format_throughput_table(result: dict[str, Any]) -> str:
         "speedup (stepwise / whole prefix): "
         + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in result["speedup"].items()),
     ]
+    allocator = result.get("allocator")
+    if allocator:
+        lines += [
+            "",
+            "| malloc | MLE step ms (B=64) | s per episode (small D, stepwise) |",
+            "|---|---|---|",
+        ]
+        for name in ("glibc_default", "keep_freed_memory"):
+            row = allocator[name]
+            lines.append(f"| {name} | {row['mle_step_ms']:.1f} | {row['mc_episode_seconds']:.2f} |")
+        speed = allocator["speedup"]
+        lines.append(
+            f"| **speedup** | **{speed['mle_step']:.2f}x** | **{speed['mc_episode']:.2f}x** |"
+        )
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ def sweep_throughput(
     env: str = "CartPole-v1",
     algo: str = "ppo",
     trials: int = 8,
-    total_steps: int = 20_000,
+    total_steps: int = 100_000,
     say: Any = print,
 ) -> dict[str, Any]:
     """Both schedules of the same ``trials`` runs; trials per hour of each and their ratio."""

@@ -28,7 +28,7 @@ from advrl.checkpoint import (
     set_rng_state,
     write_json_atomic,
 )
-from advrl.device import resolve_device
+from advrl.device import keep_freed_memory, resolve_device
 from advrl.errors import UserError
 from advrl.gan.image_networks import Generator, build_networks, generate, with_label_planes
 from advrl.gan.images import GRID_COLUMNS, image_grid, load_data, save_grid
@@ -252,6 +252,7 @@ def train_gan(
     from torch.utils.tensorboard import SummaryWriter
 
     start_time = time.perf_counter()
+    keep_freed_memory()
     settings, checkpoint = _plan(settings)
     config, seed, conditional = settings.config, settings.seed, settings.config.conditional
     device = resolve_device(settings.device)

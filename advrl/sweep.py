@@ -405,14 +405,15 @@ def _tuner(settings: SweepSettings, hp: dict[str, Spec], env_kwargs: dict[str, S
         num_samples = settings.samples * settings.seeds
     scheduler = None
     if settings.scheduler == "asha":
+        total_steps = _total_steps(settings)
         scheduler = ASHAScheduler(
             time_attr="env_steps",
             metric="episodic_return",
             mode="max",
             # One past the run's end: ASHA stops a trial whose report reaches max_t, which
             # would cut it off before its final report with the metric.
-            max_t=_total_steps(settings) + 1,
-            grace_period=max(1, _total_steps(settings) // 10),
+            max_t=total_steps + 1,
+            grace_period=max(1, total_steps // 10),
             reduction_factor=2,
         )
     tune_config = tune.TuneConfig(

@@ -24,6 +24,7 @@ import numpy as np
 
 import advrl
 from advrl.checkpoint import rng_state, save_checkpoint, set_rng_state, write_json_atomic
+from advrl.device import keep_freed_memory
 from advrl.envs.make import make_vector_env
 from advrl.errors import UserError
 from advrl.evaluation import evaluate
@@ -40,6 +41,7 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     """Run ``settings`` (with extra ``plugins``) to the end; the summary in summary.json."""
     plan = plan_run(settings, plugins)
     start_time = time.perf_counter()
+    keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.device)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(plan.seed)
     resumed = plan.checkpoint is not None
