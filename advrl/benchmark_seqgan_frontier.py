@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,7 +142,13 @@ def run_frontier(
         )
         if not chosen or val_gap.gap < chosen["validation_frontier_gap"]:
             chosen = row
-    generators["density_ratio"] = {**chosen, "chosen_from": [f"{b:g}" for b in schedule.betas]}
+    # The chosen setting's samples under its own name too, so every row has its file.
+    shutil.copyfile(out_dir / chosen["samples"], out_dir / "samples_density_ratio.txt.gz")
+    generators["density_ratio"] = {
+        **chosen,
+        "samples": "samples_density_ratio.txt.gz",
+        "chosen_from": [f"{b:g}" for b in schedule.betas],
+    }
 
     for row in generators.values():
         found = frontier_gap(generators["mle"]["temperature_sweep"], row)

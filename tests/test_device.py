@@ -1,0 +1,50 @@
+"""The device and allocator settings every run starts with."""
+
+import platform
+
+import pytest
+import torch
+
+from advrl.benchmark_seqgan import format_throughput_table
+from advrl.device import has_mallopt, keep_freed_memory, resolve_device
+from advrl.errors import UserError
+
+
+def test_resolve_device_names_the_fix():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(UserError, match="must be auto, cpu or cuda"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
+)
+def test_keep_freed_memory_applies_on_glibc_and_changes_no_result():
+    torch.manual_seed(0)
+    x = torch.randn(1280, 5000)
+    before = torch.log_softmax(x, 1)
+    assert has_mallopt()
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True  # idempotent
+    assert torch.equal(torch.log_softmax(x, 1), before)
+
+
+def test_throughput_table_shows_the_allocator_rows():
+    row = {
+        "discriminator": "small",
+        "completion": "stepwise O(T)",
+        "episode_seconds": 1.0,
+        "sequences_scored_per_s": 19520.0,
+    }
+    allocator = {
+        "glibc_default": {"mle_step_ms": 50.0, "mc_episode_seconds": 2.0},
+        "keep_freed_memory": {"mle_step_ms": 25.0, "mc_episode_seconds": 1.6},
+        "speedup": {"mle_step": 2.0, "mc_episode": 1.25},
+    }
+    result = {"device": "cpu", "rows": [row], "speedup": {"small": 1.5}, "allocator": allocator}
+    table = format_throughput_table(result)
+    assert "| glibc_default | 50.0 | 2.00 |" in table
+    assert "**2.00x**" in table and "**1.25x**" in table
+    assert "| malloc |" in table
+    assert "| malloc |" not in format_throughput_table({**result, "allocator": None})
