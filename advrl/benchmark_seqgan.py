@@ -245,6 +245,13 @@ def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
     }
 
 
+def _token_policy(envs: SeqGANVectorEnv, algo: str, device: torch.device) -> Any:
+    """A fresh ``algo`` agent's token policy for ``envs`` (the linear softmax head)."""
+    algo_cls = get_algorithm(algo)
+    config = config_from_overrides(algo_cls.Config, {"hidden_sizes": ()}, {}, algo)
+    return algo_cls(envs.single_observation_space, envs.single_action_space, config, device).policy
+
+
 def mc_throughput(
     device: torch.device,
     batch: int = 64,
@@ -267,12 +274,7 @@ def mc_throughput(
     config.device = str(device)
     game = SequenceGame(config)
     envs = SeqGANVectorEnv(num_envs=batch, game=game)
-    policy = get_algorithm("ppo")(
-        envs.single_observation_space,
-        envs.single_action_space,
-        config_from_overrides(get_algorithm("ppo").Config, {"hidden_sizes": ()}, {}, "ppo"),
-        device,
-    ).policy
+    policy = _token_policy(envs, "ppo", device)
     game.update_rollout_policy(policy.logits_module())
     if not stepwise:
         rollout = game.rollout_policy
@@ -309,15 +311,7 @@ def mle_step_seconds(
     of the 32/32 token LSTM on B=64 oracle sequences of T=20 tokens, V=5000."""
     config = SeqGANConfig(n_train=batch * 8, n_test=64, d_every=0, device=str(device))
     game = SequenceGame(config)
-    envs = SeqGANVectorEnv(num_envs=1, game=game)
-    policy = get_algorithm("reinforce")(
-        envs.single_observation_space,
-        envs.single_action_space,
-        config_from_overrides(
-            get_algorithm("reinforce").Config, {"hidden_sizes": ()}, {}, "reinforce"
-        ),
-        device,
-    ).policy
+    policy = _token_policy(SeqGANVectorEnv(num_envs=1, game=game), "reinforce", device)
     params = list(policy.logits_module().parameters())
     optimizer = torch.optim.Adam(params, lr=1e-2)
     data = game.data.train.to(device)
@@ -343,16 +337,18 @@ def allocator_comparison(device: torch.device, repeats: int = 3) -> dict[str, An
     adaptive thresholds stop adapting once set)."""
     if device.type != "cpu" or not has_mallopt():
         return None
-    result: dict[str, Any] = {}
-    for name in ("glibc_default", "keep_freed_memory"):
-        if name == "keep_freed_memory":
-            keep_freed_memory()
+
+    def measure() -> dict[str, float]:
         episode = mc_throughput(device, repeats=repeats)
-        result[name] = {
+        return {
             "mle_step_ms": 1e3 * mle_step_seconds(device),
             "mc_episode_seconds": episode["episode_seconds"],
         }
-    default, kept = result["glibc_default"], result["keep_freed_memory"]
+
+    default = measure()
+    keep_freed_memory()
+    kept = measure()
+    result: dict[str, Any] = {"glibc_default": default, "keep_freed_memory": kept}
     result["speedup"] = {
         "mle_step": default["mle_step_ms"] / kept["mle_step_ms"],
         "mc_episode": default["mc_episode_seconds"] / kept["mc_episode_seconds"],
