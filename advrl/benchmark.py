@@ -9,6 +9,7 @@ threshold, wall time and SPS, and the ratios ours / SB3.
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -24,7 +25,7 @@ from advrl.agents import get_algorithm
 from advrl.aggregate import Aggregate, aggregate_scores, format_aggregate
 from advrl.checkpoint import write_json_atomic
 from advrl.config import config_from_overrides
-from advrl.envs.atari import is_atari_id
+from advrl.envs.atari import atari_make_kwargs, is_atari_id
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.evaluation import evaluate
 from advrl.logger import RunLogger
@@ -43,8 +44,8 @@ class Case:
     threshold: float
     algo: str
     hp: dict[str, Any]
-    sb3_factory: Callable[[Any, int], Any]
-    """(vector env, seed) -> an SB3 model configured like ``hp``."""
+    sb3_factory: Callable[[Any, int], Any] | None
+    """(vector env, seed) -> an SB3 model configured like ``hp``; None runs ours only."""
     note: str = ""
     evaluate: bool = True
     """Measure the final greedy return (off for fixed-length speed runs)."""
@@ -62,6 +63,8 @@ class RunResult:
     steps_to_threshold: int | None
     wall_time_s: float
     sps: float
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """(env step, raw episode return) of every training episode; kept out of the suite JSON."""
 
 
 @dataclass
@@ -135,6 +138,7 @@ def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
         steps_to_threshold(logger.curve, case.threshold),
         wall,
         agent.global_step / wall,
+        logger.curve,
     )
 
 
@@ -154,6 +158,7 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
                     self.curve.append((self.num_timesteps, float(info["episode"]["r"])))
             return True
 
+    assert case.sb3_factory is not None, f"{case.name} has no SB3 counterpart"
     seed_everything(seed)
     envs = _sb3_env(case.env, case.num_envs, seed)
     model = case.sb3_factory(envs, seed)
@@ -163,7 +168,13 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
     wall = time.perf_counter() - start
     final = None
     if case.evaluate:
-        eval_env = make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
+        # Atari: SB3's own stack, whose Monitor sits under the AtariWrapper, so that
+        # evaluate_policy counts whole games (all lives) in raw score, as our evaluate does.
+        eval_env = (
+            _sb3_env(case.env, 1, seed + 10_000)
+            if is_atari_id(case.env)
+            else make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
+        )
         returns, _ = evaluate_policy(
             model,
             eval_env,
@@ -179,16 +190,23 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
         steps_to_threshold(curve.curve, case.threshold),
         wall,
         model.num_timesteps / wall,
+        curve.curve,
     )
 
 
 def _sb3_env(env_id: str, num_envs: int, seed: int) -> Any:
-    """SB3's own env stack: its AtariWrapper and frame stack for Atari, plain otherwise."""
+    """SB3's own env stack: its AtariWrapper and frame stack for Atari, plain otherwise.
+
+    ``ALE/...-v5`` ids get ``frameskip=1`` as ours do, so that the AtariWrapper's frame skip
+    of 4 is the only one; their sticky actions (0.25) stay on, as in ours."""
     from stable_baselines3.common.env_util import make_atari_env, make_vec_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     if is_atari_id(env_id):
-        return VecFrameStack(make_atari_env(env_id, n_envs=num_envs, seed=seed), n_stack=4)
+        envs = make_atari_env(
+            env_id, n_envs=num_envs, seed=seed, env_kwargs=atari_make_kwargs(env_id)
+        )
+        return VecFrameStack(envs, n_stack=4)
     return make_vec_env(env_id, n_envs=num_envs, seed=seed)
 
 
@@ -242,33 +260,35 @@ def _reinforce_cases() -> list[Case]:
     return [case]
 
 
-def _ppo_cases() -> list[Case]:
+def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, int], Any]:
+    """SB3's PPO with our PPO's ``hp`` (linearly annealed learning rate, as ours)."""
     from stable_baselines3 import PPO as SB3PPO
 
-    def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, int], Any]:
-        def make(envs: Any, seed: int) -> Any:
-            lr = hp["lr"]
-            return SB3PPO(
-                policy,
-                envs,
-                learning_rate=(lambda progress: progress * lr),
-                n_steps=hp["n_steps"],
-                batch_size=hp["batch_size"],
-                n_epochs=hp["n_epochs"],
-                gamma=hp["gamma"],
-                gae_lambda=hp["gae_lambda"],
-                clip_range=hp["clip_coef"],
-                clip_range_vf=hp["clip_coef"] if hp.get("clip_value_loss") else None,
-                ent_coef=hp["entropy_coef"],
-                vf_coef=hp.get("value_coef", 0.5),
-                max_grad_norm=hp.get("max_grad_norm", 0.5),
-                seed=seed,
-                device="cpu",
-                policy_kwargs={"net_arch": net_arch},
-            )
+    def make(envs: Any, seed: int) -> Any:
+        lr = hp["lr"]
+        return SB3PPO(
+            policy,
+            envs,
+            learning_rate=(lambda progress: progress * lr),
+            n_steps=hp["n_steps"],
+            batch_size=hp["batch_size"],
+            n_epochs=hp["n_epochs"],
+            gamma=hp["gamma"],
+            gae_lambda=hp["gae_lambda"],
+            clip_range=hp["clip_coef"],
+            clip_range_vf=hp["clip_coef"] if hp.get("clip_value_loss") else None,
+            ent_coef=hp["entropy_coef"],
+            vf_coef=hp.get("value_coef", 0.5),
+            max_grad_norm=hp.get("max_grad_norm", 0.5),
+            seed=seed,
+            device="cpu",
+            policy_kwargs={"net_arch": net_arch},
+        )
 
-        return make
+    return make
 
+
+def _ppo_cases() -> list[Case]:
     cartpole = dict(find_preset("ppo", "CartPole-v1").hp, hidden_sizes=(64, 64))
     atari = find_preset("ppo", "PongNoFrameskip-v4").hp
     return [
@@ -393,11 +413,64 @@ def _replay_bytes_per_transition() -> dict[str, tuple[float, float]]:
     }
 
 
+CLEANRL_DQN_BREAKOUT: dict[str, list[list[float]]] = {
+    "CleanRL dqn_atari.py, 1M steps, seeds 1 and 2 (HF model cards)": [
+        [1_000_000, 67.1],
+        [1_000_000, 102.0],
+    ],
+}
+"""CleanRL's published greedy scores of ``dqn_atari.py`` on BreakoutNoFrameskip-v4 after 1M
+steps (Hugging Face model cards ``sdpkjc/Breakout-v5-dqn_atari-seed1`` and ``-seed2``: 67.1
+± 69.9 and 102.0 ± 67.7). No point nearer 500k steps is published outside wandb."""
+
+
+def _atari_learning_cases() -> list[Case]:
+    """Breakout learned on CPU: PPO against SB3's at 1M steps, our DQN alone at 500k.
+
+    DQN keeps the Nature preset (80k learning starts, target every 1000 steps) but spreads
+    epsilon's decay over 20% of the run, the same 100k steps as CleanRL's 1M-step run, so
+    its first 500k steps are comparable with CleanRL's published curve."""
+    ppo = find_preset("ppo", "ALE/Breakout-v5").hp
+    dqn = dict(find_preset("dqn", "ALE/Breakout-v5").hp, exploration_fraction=0.2)
+    return [
+        Case(
+            name="ppo-breakout",
+            env="ALE/Breakout-v5",
+            total_steps=1_000_000,
+            num_envs=8,
+            threshold=20.0,
+            algo="ppo",
+            hp=ppo,
+            sb3_factory=sb3_ppo(ppo, "CnnPolicy", []),
+            max_seeds=1,
+            note="CleanRL's Atari PPO settings on both sides; ours on ale-py's C++ vector env",
+        ),
+        Case(
+            name="dqn-breakout",
+            env="ALE/Breakout-v5",
+            total_steps=500_000,
+            num_envs=1,
+            threshold=20.0,
+            algo="dqn",
+            hp=dqn,
+            sb3_factory=None,
+            max_seeds=1,
+            note="Nature DQN preset, epsilon decayed over 100k steps; ours only",
+        ),
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Case]]] = {
     "reinforce": _reinforce_cases,
     "ppo": _ppo_cases,
     "dqn": _dqn_cases,
+    "atari-learning": _atari_learning_cases,
 }
+
+
+def suite_case_names(suite: str) -> list[str]:
+    """The names of ``suite``'s cases, for ``--cases``."""
+    return [case.name for case in SUITES[suite]()]
 
 
 def run_suite(
@@ -406,17 +479,21 @@ def run_suite(
     eval_episodes: int = 10,
     steps: int | None = None,
     log: Callable[[str], None] = print,
+    cases: list[str] | None = None,
 ) -> list[CaseResult]:
-    """Run every case of ``suite`` for each seed, ours then SB3's, and collect the results."""
+    """Run every case of ``suite`` (or those named in ``cases``) for each seed, ours then
+    SB3's, and collect the results."""
     results = []
     for case in SUITES[suite]():
+        if cases is not None and case.name not in cases:
+            continue
         if steps is not None:
             case.total_steps = steps
         result = CaseResult(case.name, case.env, case.total_steps, case.threshold)
         if case.extra is not None:
             result.extra = case.extra()
         for seed in seeds[: case.max_seeds]:
-            for runner in (run_ours, run_sb3):
+            for runner in (run_ours, run_sb3) if case.sb3_factory else (run_ours,):
                 run = runner(case, seed, eval_episodes)
                 result.runs.append(run)
                 final = "-" if run.final_return is None else f"{run.final_return:.2f}"
@@ -443,7 +520,7 @@ def format_table(results: list[CaseResult]) -> str:
 
     for r in results:
         aggregates = r.final_aggregates()
-        for impl in ("advrl", "sb3"):
+        for impl in sorted({run.impl for run in r.runs}):
             interval = format_aggregate(aggregates[impl]) if impl in aggregates else "-"
             rows.append(
                 f"| {r.case} | {r.total_steps:,} | {impl} | "
@@ -453,6 +530,8 @@ def format_table(results: list[CaseResult]) -> str:
                 f"{fmt(r.median(impl, 'wall_time_s'))} | "
                 f"{fmt(r.median(impl, 'sps'), 0)} |"
             )
+        if "sb3" not in {run.impl for run in r.runs}:  # ours only: no ratio
+            continue
         ratio = {
             k: _ratio(r.median("advrl", k), r.median("sb3", k))
             for k in ("final_return", "steps_to_threshold", "wall_time_s", "sps")
@@ -474,11 +553,57 @@ def _ratio(ours: float | None, theirs: float | None) -> float | None:
     return None if ours is None or not theirs else ours / theirs
 
 
-def write_json(results: list[CaseResult], path: Path, meta: dict[str, Any]) -> None:
-    """Write the raw per-seed results with the run's metadata, and each case's final-return
-    IQM with its 95% interval per implementation (``final_return_iqm``)."""
+def write_curves(
+    results: list[CaseResult],
+    directory: Path,
+    references: dict[str, list[list[float]]] | None = None,
+) -> None:
+    """Write every run's training curve and final greedy return to ``directory/curves.json``
+    ({"CASE IMPL seed N": {"episodic_return": [[step, return], ...], "eval_mean_return":
+    [[step, return]]}, ...}, with ``references`` under "references") and draw curves.png.
+    Curves of other cases already in the file stay."""
+    from advrl.curves import plot_learning_curves
+
+    runs: dict[str, dict[str, list[list[float]]]] = {}
+    ran = {result.case for result in results}
+    previous = directory / "curves.json"
+    if previous.exists():  # keep the curves of cases not run this time
+        for name, curve in json.loads(previous.read_text())["runs"].items():
+            if name.split(" ")[0] not in ran:
+                runs[name] = curve
+    for result in results:
+        for run in result.runs:
+            curve: dict[str, list[list[float]]] = {
+                "episodic_return": [[float(step), ret] for step, ret in run.curve]
+            }
+            if run.final_return is not None:
+                curve["eval_mean_return"] = [[float(result.total_steps), run.final_return]]
+            runs[f"{result.case} {run.impl} seed {run.seed}"] = curve
+    write_json_atomic(directory / "curves.json", {"runs": runs, "references": references or {}})
+    plot_learning_curves(runs, directory / "curves.png", references)
+
+
+def _without_curves(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: value for key, value in items if key != "curve"}
+
+
+def write_json(
+    results: list[CaseResult], path: Path, meta: dict[str, Any], merge: bool = False
+) -> None:
+    """Write the raw per-seed results with the run's metadata (also in each row, as
+    ``meta``), and each case's final-return IQM with its 95% interval per implementation
+    (``final_return_iqm``). ``merge`` keeps the rows of other cases already in ``path``, so
+    a suite's cases can run as separate commands into one file."""
     rows = [
-        {**asdict(r), "final_return_iqm": {k: a.as_dict() for k, a in r.final_aggregates().items()}}
+        {
+            **asdict(r, dict_factory=_without_curves),
+            "final_return_iqm": {k: a.as_dict() for k, a in r.final_aggregates().items()},
+            "meta": meta,
+        }
         for r in results
     ]
+    if merge and path.exists():
+        ran = {r.case for r in results}
+        old = json.loads(path.read_text())
+        rows = [row for row in old["results"] if row["case"] not in ran] + rows
     write_json_atomic(path, {"meta": meta, "results": rows})

@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from advrl.curves import plot_learning_curves
 
 TAGS = {
     "episodic_return": "charts/episodic_return",
@@ -33,32 +34,6 @@ def read_curves(run_dir: Path) -> dict[str, list[list[float]]]:
     }
 
 
-def plot(curves: dict[str, dict[str, list[list[float]]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for index, (name, run) in enumerate(curves.items()):
-        color = f"C{index}"
-        if run.get("episodic_return"):
-            steps, returns = np.asarray(run["episodic_return"]).T
-            window = min(20, len(returns))
-            smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
-            axes.plot(steps[window - 1 :], smooth, color=color, label=f"{name} (train, mean of 20)")
-        if run.get("eval_mean_return"):
-            steps, returns = np.asarray(run["eval_mean_return"]).T
-            axes.plot(steps, returns, "o", color=color, ms=4, label=f"{name} (greedy eval)")
-    axes.set_xlabel("agent steps")
-    axes.set_ylabel("game score")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-
-
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print("usage: atari_curves.py OUT RUN_DIR [RUN_DIR ...]", file=sys.stderr)
@@ -67,7 +42,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     curves = {Path(run).name: read_curves(Path(run)) for run in argv[1:]}
     (out / "curves.json").write_text(json.dumps(curves))
-    plot(curves, out / "curves.png")
+    plot_learning_curves(curves, out / "curves.png")
     print(f"curves: {out / 'curves.json'} {out / 'curves.png'}")
     return 0
 

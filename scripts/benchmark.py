@@ -13,7 +13,15 @@ from pathlib import Path
 import torch
 
 from advrl import __version__
-from advrl.benchmark import SUITES, format_table, run_suite, write_json
+from advrl.benchmark import (
+    CLEANRL_DQN_BREAKOUT,
+    SUITES,
+    format_table,
+    run_suite,
+    suite_case_names,
+    write_curves,
+    write_json,
+)
 from advrl.benchmark_atari import atari_vec_suite, format_atari_vec_table
 from advrl.benchmark_seqgan import (
     PAPER_ORACLE,
@@ -54,6 +62,9 @@ def main() -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=None, help="override each case's budget")
+    parser.add_argument(
+        "--cases", nargs="+", default=None, help="run only these cases of the suite (by name)"
+    )
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON output (default benchmarks/<suite>.json)"
@@ -80,9 +91,23 @@ def main() -> int:
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
-    results = run_suite(args.suite, args.seeds, args.eval_episodes, args.steps)
+    if args.cases is not None:
+        known = suite_case_names(args.suite)
+        unknown = [name for name in args.cases if name not in known]
+        if unknown:
+            print(
+                f"error: --suite {args.suite} has no case {', '.join(unknown)}; "
+                f"its cases: {', '.join(known)}",
+                file=sys.stderr,
+            )
+            return 2
+    results = run_suite(args.suite, args.seeds, args.eval_episodes, args.steps, cases=args.cases)
     print(format_table(results))
     out = args.out or Path("benchmarks") / f"{args.suite}.json"
+    if args.suite == "atari-learning":
+        curves = out.parent / out.stem.replace("-", "_")
+        write_curves(results, curves, CLEANRL_DQN_BREAKOUT)
+        print(f"curves: {curves / 'curves.json'} {curves / 'curves.png'}")
     write_json(
         results,
         out,
@@ -97,6 +122,7 @@ def main() -> int:
             "torch_threads": torch.get_num_threads(),
             "command": " ".join(sys.argv),
         },
+        merge=args.cases is not None,
     )
     print(f"results: {out}")
     return 0
