@@ -420,8 +420,9 @@ CLEANRL_DQN_BREAKOUT: dict[str, list[list[float]]] = {
     ],
 }
 """CleanRL's published greedy scores of ``dqn_atari.py`` on BreakoutNoFrameskip-v4 after 1M
-steps (Hugging Face model cards ``sdpkjc/Breakout-v5-dqn_atari-seed1`` and ``-seed2``: 67.1
-± 69.9 and 102.0 ± 67.7). No point nearer 500k steps is published outside wandb."""
+steps (Hugging Face model cards ``sdpkjc/BreakoutNoFrameskip-v4-dqn_atari-seed1`` and
+``-seed2``: 67.1 ± 69.9 and 102.0 ± 67.7). No point nearer 500k steps is published outside
+wandb."""
 
 
 def _atari_learning_cases() -> list[Case]:
