@@ -5,7 +5,11 @@ Importing the package registers its environments with Gymnasium, so
 ``gymnasium.make("advrl:GridWorld-v0")`` works in a fresh interpreter.
 """
 
-from advrl.envs import register_envs
+from advrl.threads import sleep_idle_threads
+
+sleep_idle_threads()  # before anything imports torch: OpenMP reads it once (advrl.threads)
+
+from advrl.envs import register_envs  # noqa: E402
 
 __version__ = "0.1.0"
 

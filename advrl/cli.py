@@ -134,6 +134,22 @@ def train_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument(
+        "--eval-epsilon",
+        type=float,
+        default=None,
+        metavar="EPS",
+        help="chance of a random action in evaluation episodes (default: the preset's; 0.05 "
+        "for DQN on Atari as Nature DQN and CleanRL evaluate, 0 elsewhere: greedy)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch's intra-op threads (default: OMP_NUM_THREADS if set, else 1 for small "
+        "networks and every core for a CNN or token LSTM)",
+    )
+    parser.add_argument(
         "--eval-every",
         type=int,
         default=None,
@@ -229,6 +245,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             hp=split_assignments(args.hp, "--hp"),
             eval_episodes=args.eval_episodes,
             eval_every=args.eval_every,
+            eval_epsilon=args.eval_epsilon,
+            threads=args.threads,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             capture_video=args.capture_video,
@@ -288,6 +306,12 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--stochastic", action="store_true", help="sample actions instead of taking the greedy one"
     )
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=None,
+        help="chance of a random action (default: the run's --eval-epsilon)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
 
@@ -299,6 +323,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         agent, factory, run = load_agent(args.checkpoint, args.device)
         if run["env"].split(":")[-1].startswith("SeqGAN"):
             return _evaluate_generator(agent, factory, args)
+        epsilon = run.get("eval_epsilon", 0.0) if args.epsilon is None else args.epsilon
+        if not 0.0 <= epsilon <= 1.0:
+            raise UserError(f"--epsilon must lie in [0, 1], got {epsilon}")
         video_dir = None
         if args.video is not None:
             video_dir = Path(
@@ -311,11 +338,13 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             video_dir=video_dir,
             deterministic=not args.stochastic,
+            epsilon=epsilon,
         )
         result = {
             "env": run["env"],
             "algo": run["algo"],
             "episodes": args.episodes,
+            "epsilon": epsilon,
             "return_mean": float(returns.mean()),
             "return_std": float(returns.std()),
             "returns": returns.tolist(),

@@ -23,23 +23,31 @@ def evaluate(
     seed: int | None = None,
     video_dir: Path | None = None,
     deterministic: bool = True,
+    epsilon: float = 0.0,
 ) -> np.ndarray:
     """Return the undiscounted return of each of ``episodes`` episodes.
 
     The first reset takes ``seed``; later resets continue the env's own RNG, as Gymnasium
-    recommends. With ``video_dir``, every episode is recorded there by Gymnasium's
-    RecordVideo (moviepy), as ``eval-episode-<i>.mp4``. Atari games are evaluated on whole
-    games with raw scores (no life-loss ends, no reward clipping).
+    recommends. With ``epsilon``, each action is a uniformly random one with that chance
+    (Nature DQN's evaluation, epsilon 0.05), drawn from an RNG seeded with ``seed``. With
+    ``video_dir``, every episode is recorded there by Gymnasium's RecordVideo (moviepy), as
+    ``eval-episode-<i>.mp4``. Atari games are evaluated on whole games with raw scores (no
+    life-loss ends, no reward clipping, FIRE pressed after a lost life).
     """
     env = make_env(factory, training=False, video_dir=video_dir)
     limit = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else None
     cap = limit or DEFAULT_EPISODE_CAP
     returns = np.zeros(episodes)
+    explore = np.random.default_rng(seed)
+    env.action_space.seed(seed)
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed if episode == 0 else None)
             for _ in range(cap):
-                action = agent.act(np.asarray(obs)[None], deterministic)[0]
+                if epsilon and explore.random() < epsilon:
+                    action = env.action_space.sample()
+                else:
+                    action = agent.act(np.asarray(obs)[None], deterministic)[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 returns[episode] += float(reward)
                 if terminated or truncated:

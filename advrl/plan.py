@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from advrl.agents import check_spaces, get_algorithm
+from advrl.agents.networks import splits_over_threads
 from advrl.checkpoint import load_checkpoint
 from advrl.config import config_from_overrides
 from advrl.device import resolve_device
@@ -22,6 +23,7 @@ from advrl.plugins import PeriodicCheckpoints, Plugin, PluginRequest, assemble_p
 from advrl.plugins.evaluation import PeriodicEvaluation
 from advrl.presets import find_preset
 from advrl.runs import check_new_run_dir, default_run_dir, resumed_run_dir
+from advrl.threads import ThreadPlan, plan_threads
 
 DEFAULT_TOTAL_STEPS = 100_000
 
@@ -67,6 +69,11 @@ class TrainSettings:
     """SeqGAN-v0's recipe options (advrl.plugins.seqgan.SeqGANRecipeConfig)."""
     vec: str = "auto"
     """Vector env kind: auto (native if the env has one, else sync), sync, async, native."""
+    threads: int | None = None
+    """torch's intra-op threads (None: from OMP_NUM_THREADS, else the work; advrl.threads)."""
+    eval_epsilon: float | None = None
+    """Chance of a random action in evaluation episodes (None: the preset's, 0.05 for DQN on
+    Atari as the Nature paper evaluated, else 0)."""
 
 
 @dataclass
@@ -85,10 +92,12 @@ class Plan:
     plugins: list[Plugin]
     run_meta: dict[str, Any]
     """The run as checkpoints record it (what ``--resume`` rebuilds it from)."""
+    threads: ThreadPlan
+    eval_epsilon: float
 
 
 def _periodic_evaluation(
-    settings: TrainSettings, plugins: Sequence[Plugin], env: str
+    settings: TrainSettings, plugins: Sequence[Plugin], env: str, epsilon: float
 ) -> PeriodicEvaluation:
     """``--eval-every``'s plug-in, after checking it can evaluate anything."""
     if settings.eval_every < 1:
@@ -105,7 +114,7 @@ def _periodic_evaluation(
             f"{env} is evaluated by its recipe's metrics, not greedy episodes; set how often "
             "with --recipe-kwargs eval_every=STEPS"
         )
-    return PeriodicEvaluation(settings.eval_every, settings.eval_episodes)
+    return PeriodicEvaluation(settings.eval_every, settings.eval_episodes, epsilon)
 
 
 def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> Plan:
@@ -120,6 +129,7 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         hp_base, recorded, preset_recipe = preset.hp, None, preset.recipe_kwargs
         num_envs = preset.num_envs if settings.num_envs is None else settings.num_envs
         default_steps = preset.total_steps or DEFAULT_TOTAL_STEPS
+        eval_epsilon = preset.eval_epsilon
         run_dir = check_new_run_dir(Path(settings.run_dir or default_run_dir(env, algo, seed)))
         factory = resolve_env(env, settings.env_kwargs)
         # The preset's env options (typed already) go under the user's.
@@ -136,6 +146,7 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         env, algo, seed = recorded["env"], recorded["algo"], recorded["seed"]
         num_envs, hp_base, hp = recorded["num_envs"], checkpoint["config"], settings.hp
         default_steps, preset_recipe = recorded["total_steps"], {}
+        eval_epsilon = recorded.get("eval_epsilon", 0.0)
         run_dir = resumed_run_dir(settings.run_dir, recorded["run_dir"], settings.resume)
         factory = resolve_env(env, {**recorded["env_kwargs"], **settings.env_kwargs})
     if num_envs < 1:
@@ -148,6 +159,7 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
     probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
+        parallel_work = splits_over_threads(probe.observation_space)
         plugins, factory = assemble_plugins(request, probe.unwrapped, algo_cls, factory, env)
         if checkpoint is None:
             # Settings the env itself asks for (SeqGAN-v0's discount), over the preset.
@@ -163,10 +175,15 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         )
     if settings.eval_episodes < 0 or settings.checkpoint_every < 0:
         raise UserError("--eval-episodes and --checkpoint-every must be >= 0")
+    if settings.eval_epsilon is not None:
+        eval_epsilon = settings.eval_epsilon
+    if not 0.0 <= eval_epsilon <= 1.0:
+        raise UserError(f"--eval-epsilon must lie in [0, 1], got {eval_epsilon}")
+    threads = plan_threads(settings.threads, parallel_work, num_envs)
     if settings.checkpoint_every:
         plugins.append(PeriodicCheckpoints(settings.checkpoint_every))
     if settings.eval_every is not None:
-        plugins.append(_periodic_evaluation(settings, plugins, env))
+        plugins.append(_periodic_evaluation(settings, plugins, env, eval_epsilon))
     run_meta = {
         "env": env,
         "algo": algo_cls.name,
@@ -175,6 +192,7 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         "env_kwargs": dict(factory.kwargs),
         "run_dir": str(run_dir),
         "total_steps": total_steps,
+        "eval_epsilon": eval_epsilon,
         **request.meta(),
     }
     return Plan(
@@ -189,4 +207,6 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         checkpoint,
         [*plugins, *extra_plugins],
         run_meta,
+        threads,
+        eval_epsilon,
     )

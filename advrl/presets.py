@@ -29,6 +29,8 @@ class Preset:
     """SeqGAN-v0's recipe options, below the user's --recipe-kwargs."""
     total_steps: int | None = None
     """The run's length when --total-steps is not given (None: train.py's default)."""
+    eval_epsilon: float = 0.0
+    """Chance of a random action in evaluation episodes, below the user's --eval-epsilon."""
     variants: dict[str, Preset] = field(default_factory=dict)
     """Named alternatives picked with ``--hp preset=NAME`` (e.g. SeqGAN-v0's ``paper``)."""
 
@@ -309,6 +311,9 @@ PRESETS["dqn"] = [
                 "max_grad_norm": 10.0,
                 "hidden_sizes": (),
             },
+            # Nature DQN evaluated with an epsilon-greedy policy, epsilon 0.05 (its Methods);
+            # CleanRL's dqn_atari.py evaluates the same way.
+            eval_epsilon=0.05,
             source="Nature DQN (Mnih et al. 2015) with Adam, as in CleanRL's dqn_atari.py",
         ),
     ),

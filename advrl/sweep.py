@@ -268,6 +268,7 @@ def _train_settings(
         eval_episodes=settings.eval_episodes,
         vec=settings.vec,
         recipe_kwargs=dict(settings.recipe_kwargs),
+        threads=max(1, int(settings.cpus_per_trial)),  # Ray's allotment (advrl.threads)
     )
 
 
@@ -305,13 +306,11 @@ def trial_seed(settings: SweepSettings, config: Mapping[str, Any]) -> int:
 def run_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
     """Ray Tune's trainable: one ``advrl.train`` run, reported to Tune as it learns and at
     its end with every number of its summary.json."""
-    import torch
     from ray import tune
 
     from advrl.train import train
 
     settings = SweepSettings(**sweep)
-    torch.set_num_threads(max(1, int(settings.cpus_per_trial)))
     hp_specs, env_specs = parse_specs(settings.hp, "--hp"), parse_specs(settings.env_kwargs, "")
     hp = {**_constants(hp_specs), **config.get("hp", {})}
     env_kwargs = {**_constants(env_specs), **config.get("env_kwargs", {})}

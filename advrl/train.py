@@ -33,6 +33,7 @@ from advrl.logger import RunLogger
 from advrl.plan import DEFAULT_TOTAL_STEPS, Plan, TrainSettings, plan_run
 from advrl.plugins import Plugin, Run
 from advrl.seeding import seed_everything
+from advrl.threads import apply_threads
 
 __all__ = ["DEFAULT_TOTAL_STEPS", "TrainSettings", "train"]
 
@@ -42,13 +43,14 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     plan = plan_run(settings, plugins)
     start_time = time.perf_counter()
     keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.device)
+    apply_threads(plan.threads)  # threads sized to the work, not the machine (advrl.threads)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(plan.seed)
     resumed = plan.checkpoint is not None
     run = Run(plan.run_dir, plan.seed, plan.device, plan.total_steps, plan.factory, resumed,
               save=lambda name: _save(plan, run, name))  # fmt: skip
     hooks = PluginHooks(run, plan.plugins)
-    run.envs = make_vector_env(plan.factory, plan.num_envs, settings.vec)
+    run.envs = make_vector_env(plan.factory, plan.num_envs, settings.vec, plan.threads.env)
     for plugin in plan.plugins:
         run.envs = plugin.wrap_envs(run, run.envs)
     spaces = (run.envs.single_observation_space, run.envs.single_action_space)
@@ -68,7 +70,7 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     final_path = run.save("final.pt")
     train_sps = run.logger.sps
     run.envs.close()
-    evaluation, video_error = _evaluate(run, plan.plugins, settings)
+    evaluation, video_error = _evaluate(run, plan.plugins, settings, plan.eval_epsilon)
     run.logger.close()
     summary = {
         "env": plan.run_meta["env"],
@@ -80,6 +82,7 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
         "sps": train_sps,
         "num_envs": plan.num_envs,
         "device": str(plan.device),
+        "threads": {"torch": plan.threads.torch, "env": plan.threads.env},
         "env_kwargs": dict(plan.factory.kwargs),
         "hyperparameters": dataclasses.asdict(plan.config),
         "run_dir": str(plan.run_dir),
@@ -157,9 +160,10 @@ def _interrupted(run: Run) -> None:
 
 
 def _evaluate(
-    run: Run, plugins: Sequence[Plugin], settings: TrainSettings
+    run: Run, plugins: Sequence[Plugin], settings: TrainSettings, epsilon: float
 ) -> tuple[dict[str, Any], str | None]:
-    """A plug-in's evaluation if one has it, else greedy episodes (optionally on video).
+    """A plug-in's evaluation if one has it, else greedy (or ``epsilon``-greedy) episodes,
+    optionally on video.
 
     A video that cannot be recorded (a missing renderer, say) costs the video only: the
     episodes are played again without it, and the error is returned to report after the
@@ -176,17 +180,20 @@ def _evaluate(
     returns = np.zeros(0)
     if episodes and video_dir is not None:
         try:
-            returns = evaluate(run.agent, run.factory, episodes, seed=seed, video_dir=video_dir)
+            returns = evaluate(
+                run.agent, run.factory, episodes, seed, video_dir=video_dir, epsilon=epsilon
+            )
         except (gym.error.Error, ImportError, OSError, RuntimeError) as exc:
             error = f"its video failed: {(str(exc).strip() or type(exc).__name__).splitlines()[0]}"
             video_dir = None
     if episodes and video_dir is None:
-        returns = evaluate(run.agent, run.factory, episodes, seed=seed)
+        returns = evaluate(run.agent, run.factory, episodes, seed, epsilon=epsilon)
     return {
         "eval_return_mean": float(returns.mean()) if returns.size else None,
         "eval_return_std": float(returns.std()) if returns.size else None,
         "eval_episodes": int(returns.size),
         "eval_returns": returns.tolist(),
+        "eval_epsilon": epsilon,
         "videos": str(video_dir) if video_dir else None,
     }, error
 

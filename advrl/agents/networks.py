@@ -117,6 +117,13 @@ def is_token_prefix_space(space: spaces.Space) -> bool:
     return hasattr(space, "vocab_size") and isinstance(space, spaces.MultiDiscrete)
 
 
+def splits_over_threads(space: spaces.Space) -> bool:
+    """Whether the encoder for ``space`` is large enough to gain from torch's intra-op threads:
+    the Nature CNN and the token LSTM (with its vocabulary-wide softmax) are; an MLP over a
+    vector is not (``advrl.threads``)."""
+    return is_token_prefix_space(space) or is_image_space(space)
+
+
 def make_encoder(
     space: spaces.Space, token_lstm: tuple[int, int] = (32, 32)
 ) -> tuple[nn.Module, int]:

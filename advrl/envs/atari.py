@@ -7,6 +7,9 @@ Built from Gymnasium's own wrappers where they exist, SB3's where Gymnasium has 
 - ``EpisodicLifeEnv`` (SB3), training only: a lost life ends the learner's episode while the
   game goes on, which speeds up value propagation;
 - ``FireResetEnv`` (SB3): press FIRE after a reset in games that wait for it;
+- ``FireOnLifeLoss``, evaluation only: press FIRE after every lost life too, as SB3's
+  evaluation stack does (a greedy policy that never presses it would wait, ball never served,
+  until the game's frame cap: 27,000 steps an evaluation game);
 - ``ClipReward`` (Gymnasium), training only: rewards clipped to [-1, 1];
 - ``FrameStackObservation`` (Gymnasium): the last 4 frames, shape (4, 84, 84) uint8.
 
@@ -88,9 +91,39 @@ def wrap_atari(
         env = EpisodicLifeEnv(env)
     if fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
         env = FireResetEnv(env)
+        if not training:
+            env = FireOnLifeLoss(env)
     if training:
         env = ClipReward(env, -1.0, 1.0)
     return FrameStackObservation(env, frame_stack)
+
+
+class FireOnLifeLoss(gym.Wrapper):
+    """Press FIRE after every lost life of a game that goes on (evaluation of whole games).
+
+    Training ends the learner's episode at a lost life and ``FireResetEnv`` presses FIRE at
+    its reset; a whole-game evaluation has no such reset, so this wrapper presses it. The
+    FIRE step's reward and end are the step's own, so returns stay raw whole-game scores.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.fire = env.unwrapped.get_action_meanings().index("FIRE")
+        self.lives = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = self.env.unwrapped.ale.lives()
+        if 0 < lives < self.lives and not (terminated or truncated):
+            obs, fire_reward, terminated, truncated, info = self.env.step(self.fire)
+            reward = float(reward) + float(fire_reward)
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, reward, terminated, truncated, info
 
 
 ALE_VECTOR_OPTIONS = (
@@ -113,11 +146,17 @@ def ale_vector_options(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any] | 
 
 
 def ale_vector_env(
-    env_id: str, num_envs: int, noop_max: int = 30, fire_reset: bool = True, **kwargs: Any
+    env_id: str,
+    num_envs: int,
+    noop_max: int = 30,
+    fire_reset: bool = True,
+    num_threads: int = 0,
+    **kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """``num_envs`` games of ``env_id`` in ale-py's C++ vector env, with the DQN
     preprocessing, raw whole-game episode statistics, then life loss and reward clipping
-    (``noop_max`` and ``fire_reset`` as in ``wrap_atari``)."""
+    (``noop_max`` and ``fire_reset`` as in ``wrap_atari``) on ``num_threads`` C++ threads
+    (0: ale-py's choice; advrl's thread policy sets it, ``advrl.threads``)."""
     from ale_py.vector_env import AtariVectorEnv
 
     options = ale_vector_options(env_id, kwargs)
@@ -135,6 +174,7 @@ def ale_vector_env(
         episodic_life=False,
         reward_clipping=False,
         use_fire_reset=fire_reset,
+        num_threads=num_threads,
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         **options,
     )

@@ -55,6 +55,8 @@ class EnvFactory:
     make_vector: Callable[..., gym.vector.VectorEnv] | None = None
     """A native vector env (Gymnasium's ``vector_entry_point``) taking num_envs and kwargs,
     when the env has one that resets finished envs in the same step."""
+    vector_threads: bool = False
+    """Whether ``make_vector`` takes ``num_threads`` (ale-py's C++ pool does)."""
 
     def __call__(self, render_mode: str | None = None) -> gym.Env:
         """Build the env; ``render_mode`` is passed only when one is asked for."""
@@ -115,6 +117,7 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
     if is_atari_id(env_id):  # ale-py's vector env, with advrl's preprocessing, where it fits
         fits = ale_vector_options(env_id, kwargs) is not None
         make_vector = functools.partial(ale_vector_env, env_id) if fits else None
+        return EnvFactory(spec, make, kwargs, make_vector=make_vector, vector_threads=fits)
     return EnvFactory(spec, make, kwargs, make_vector=make_vector)
 
 
@@ -206,12 +209,13 @@ VECTORIZATIONS = ("auto", "sync", "async", "native")
 
 
 def make_vector_env(
-    factory: EnvFactory, num_envs: int, vectorization: str = "auto"
+    factory: EnvFactory, num_envs: int, vectorization: str = "auto", threads: int = 0
 ) -> gym.vector.VectorEnv:
     """``num_envs`` envs in a Gymnasium vector env that resets finished envs in the same step.
 
     ``sync`` and ``async`` wrap ``num_envs`` single envs; ``native`` (and ``auto``, where
-    it exists) is the env's own batched vector env, e.g. SeqGAN-v0's.
+    it exists) is the env's own batched vector env, e.g. SeqGAN-v0's, on ``threads``
+    threads where it has a pool of its own (0: its own choice).
 
     Same-step autoreset puts the last observation of a finished episode in
     ``info["final_obs"]``, which agents need to bootstrap truncated episodes.
@@ -221,8 +225,9 @@ def make_vector_env(
     if vectorization not in VECTORIZATIONS:
         raise UserError(f"--vec must be one of {', '.join(VECTORIZATIONS)}, got {vectorization!r}")
     if vectorization in ("auto", "native") and factory.make_vector is not None:
+        pool = {"num_threads": threads} if factory.vector_threads and threads else {}
         try:
-            envs = factory.make_vector(num_envs=num_envs, **factory.kwargs)
+            envs = factory.make_vector(num_envs=num_envs, **pool, **factory.kwargs)
         except (TypeError, ValueError) as exc:
             raise UserError(f"env {factory.name!r} rejected {dict(factory.kwargs)}: {exc}") from exc
         if _records_episodes(envs):  # ale-py's, under its life-loss signals

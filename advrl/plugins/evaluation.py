@@ -21,12 +21,13 @@ SELECTION_SEED_OFFSET = 20_000
 
 
 class PeriodicEvaluation(Plugin):
-    """Every ``every`` env steps: ``episodes`` greedy episodes, logged, the best one kept."""
+    """Every ``every`` env steps: ``episodes`` greedy episodes (``epsilon``-greedy where the
+    run evaluates so), logged, the best one kept."""
 
     name = "evaluation"
 
-    def __init__(self, every: int, episodes: int) -> None:
-        self.every, self.episodes = every, episodes
+    def __init__(self, every: int, episodes: int, epsilon: float = 0.0) -> None:
+        self.every, self.episodes, self.epsilon = every, episodes, epsilon
         self.last_step = 0
         self.curve: list[dict[str, float]] = []
         """One entry per evaluation: step, mean and std of the returns."""
@@ -40,7 +41,11 @@ class PeriodicEvaluation(Plugin):
             return
         self.last_step = step
         returns = evaluate(
-            run.agent, run.factory, self.episodes, seed=run.seed + SELECTION_SEED_OFFSET
+            run.agent,
+            run.factory,
+            self.episodes,
+            seed=run.seed + SELECTION_SEED_OFFSET,
+            epsilon=self.epsilon,
         )
         point = {
             "step": step,
