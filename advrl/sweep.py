@@ -35,6 +35,12 @@ from advrl.checkpoint import write_json_atomic
 from advrl.errors import UserError
 from advrl.plan import TrainSettings, plan_run
 from advrl.plugins import Plugin, Run
+from advrl.ray_processes import (
+    RAY_PROCESSES_FILE,
+    RayProcessRecorder,
+    end_leftover_ray,
+    exit_on_signals,
+)
 
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("none", "asha")
@@ -348,7 +354,7 @@ def connect(address: str | None, max_cpus: int | None = None) -> None:
 
     quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if not address or address == "local":
-        ray.init(num_cpus=max_cpus or os.cpu_count(), **quiet)
+        ray.init(address="local", num_cpus=max_cpus or os.cpu_count(), **quiet)
         return
     if address != "auto":
         host, _, port = address.removeprefix("ray://").rpartition(":")
@@ -479,27 +485,53 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
 
     # A Ray this process already runs (a notebook's ray.init()) is used as it is, and kept.
     started = not ray.is_initialized()
-    if started:
-        connect(settings.address)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / SETTINGS_FILE, dataclasses.asdict(settings))
-        if resume:
-            tuner = tune.Tuner.restore(
-                str(experiment),
-                _trainable(settings),
-                resume_unfinished=True,
-                resume_errored=False,
-                restart_errored=False,
-            )
-        else:
-            tuner = _tuner(settings, hp, env_kwargs)
-        grid = tuner.fit()
-        trials = [_trial_record(settings, result) for result in grid]
-    finally:
+    local = started and settings.address in (None, "", "local")
+    if local:
+        end_leftover_ray(out)  # what a killed driver of this sweep left (SIGKILL)
+    out.mkdir(parents=True, exist_ok=True)
+    recorder = None
+    with exit_on_signals():  # a SIGTERM while Ray starts still ends what it started
         if started:
-            ray.shutdown()
-    return write_outputs(settings, trials)
+            connect(settings.address)
+        if local:
+            recorder = RayProcessRecorder(out / RAY_PROCESSES_FILE)
+        try:
+            with exit_on_signals():  # again: ray.init sets a SIGTERM handler of its own
+                grid_trials = _fit(settings, hp, env_kwargs, out, experiment, resume)
+        finally:
+            if recorder is not None:
+                recorder.stop()
+            if started:
+                ray.shutdown()
+            if recorder is not None:
+                recorder.path.unlink(missing_ok=True)
+    return write_outputs(settings, grid_trials)
+
+
+def _fit(
+    settings: SweepSettings,
+    hp: dict[str, Spec],
+    env_kwargs: dict[str, Spec],
+    out: Path,
+    experiment: Path,
+    resume: bool,
+) -> list[dict[str, Any]]:
+    """Run the Tune experiment (new or restored) to its end; one record per trial."""
+    from ray import tune
+
+    write_json_atomic(out / SETTINGS_FILE, dataclasses.asdict(settings))
+    if resume:
+        tuner = tune.Tuner.restore(
+            str(experiment),
+            _trainable(settings),
+            resume_unfinished=True,
+            resume_errored=False,
+            restart_errored=False,
+        )
+    else:
+        tuner = _tuner(settings, hp, env_kwargs)
+    grid = tuner.fit()
+    return [_trial_record(settings, result) for result in grid]
 
 
 def load_settings(out: Path) -> SweepSettings:

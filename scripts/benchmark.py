@@ -23,6 +23,7 @@ from advrl.benchmark import (
     write_json,
 )
 from advrl.benchmark_atari import atari_vec_suite, format_atari_vec_table
+from advrl.benchmark_concurrency import concurrency_suite, format_concurrency_table
 from advrl.benchmark_seqgan import (
     PAPER_ORACLE,
     format_seqgan_table,
@@ -56,6 +57,7 @@ def main() -> int:
                 "seqgan-frontier",
                 "atari-vec",
                 "sweep-throughput",
+                "concurrency",
             ]
         ),
         required=True,
@@ -88,6 +90,8 @@ def main() -> int:
         return atari_vec(args)
     if args.suite == "sweep-throughput":
         return sweep_throughput_suite(args)
+    if args.suite == "concurrency":
+        return concurrency(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -162,6 +166,18 @@ def sweep_throughput_suite(args: argparse.Namespace) -> int:
     result = sweep_throughput(folder, **({"total_steps": args.steps} if args.steps else {}))
     print(format_sweep_throughput(result))
     out = args.out or Path("benchmarks") / "sweep_throughput.json"
+    result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
+    write_json_atomic(out, result)
+    print(f"results: {out}")
+    return 0
+
+
+def concurrency(args: argparse.Namespace) -> int:
+    """Two runs at once: the thread policy against torch's defaults (about 20 minutes)."""
+    print(f"suite concurrency, {len(args.seeds)} repeat(s)")
+    result = concurrency_suite(Path("runs") / "concurrency", repeats=len(args.seeds))
+    print(format_concurrency_table(result))
+    out = args.out or Path("benchmarks") / "concurrency.json"
     result["meta"] = {"torch": torch.__version__, "command": " ".join(sys.argv)}
     write_json_atomic(out, result)
     print(f"results: {out}")
