@@ -19,6 +19,9 @@ Three decisions, each measured on 2 cores (``scripts/benchmark.py --suite concur
   torch is not yet imported and you set neither ``OMP_WAIT_POLICY`` nor ``GOMP_SPINCOUNT``
   yourself (``OMP_WAIT_POLICY=ACTIVE`` gives back the spinning, for a machine of your own).
 
+``ADVRL_THREADS=off`` turns the policy off: torch's and ale-py's own defaults (a thread per
+core) and OpenMP's own wait, as advrl ran before it (``--threads`` still applies).
+
 The thread count can change a run's floating-point sums (a reduction split over two
 threads adds in another order), so the same seed gives the same curve on the same machine
 with the same thread count; ``summary.json`` records it under ``threads``.
@@ -33,11 +36,20 @@ from dataclasses import dataclass
 from advrl.errors import UserError
 
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+OFF_VARIABLE = "ADVRL_THREADS"
+"""Set to ``off`` to keep torch's, ale-py's and OpenMP's own defaults."""
+
+
+def policy_off() -> bool:
+    """Whether the user turned the thread policy off (``ADVRL_THREADS=off``)."""
+    return os.environ.get(OFF_VARIABLE, "").lower() == "off"
 
 
 def sleep_idle_threads() -> bool:
     """Ask OpenMP to let idle threads sleep (before torch loads it); True if it applied."""
     if "torch" in sys.modules or any(name in os.environ for name in WAIT_POLICY_VARIABLES):
+        return False
+    if policy_off():
         return False
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return True
@@ -58,7 +70,7 @@ class ThreadPlan:
     torch: int
     """torch's intra-op threads."""
     env: int
-    """Threads of a vector env that has its own pool (ale-py's); 1 for the others."""
+    """Threads of a vector env that has its own pool (ale-py's); 0 leaves it its own choice."""
     reason: str
     """Where ``torch`` came from: threads, OMP_NUM_THREADS, or the work."""
 
@@ -70,6 +82,10 @@ def plan_threads(requested: int | None, parallel_work: bool, num_envs: int) -> T
         if requested < 1:
             raise UserError(f"--threads must be at least 1, got {requested}")
         count, reason = requested, "--threads"
+    elif policy_off():
+        import torch
+
+        return ThreadPlan(torch=torch.get_num_threads(), env=0, reason=f"{OFF_VARIABLE}=off")
     elif os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]):
         count, reason = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     elif parallel_work:

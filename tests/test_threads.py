@@ -81,6 +81,17 @@ def _wait_policy(code: str, **env: str) -> str:
     return result.stdout.strip()
 
 
+def test_the_policy_turned_off_keeps_torchs_defaults(monkeypatch):
+    monkeypatch.setenv("ADVRL_THREADS", "off")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    import torch
+
+    plan = plan_threads(None, parallel_work=False, num_envs=8)
+    assert (plan.torch, plan.env) == (torch.get_num_threads(), 0)
+    assert plan_threads(3, parallel_work=False, num_envs=8).torch == 3  # --threads still wins
+    assert _wait_policy("import advrl", ADVRL_THREADS="off") == "None"
+
+
 def test_importing_advrl_lets_idle_openmp_threads_sleep():
     assert _wait_policy("import advrl") == "PASSIVE"
     # the user's own choice stands
