@@ -96,8 +96,11 @@ SEQGAN_STRONG_MLE_RECIPE: dict[str, Any] = {
 training sequences (``benchmarks/seqgan_strong_mle.py``): a wider token LSTM with
 variational dropout, early-stopped; the frontier's reference in the paper benchmarks."""
 SEQGAN_PAPER_STEPS = 200 * 64 * 20
-SEQGAN_CPU_STEPS = 64 * 64 * 20
-"""64 generator updates of 64 sequences: about 4 minutes of adversarial training on 2 cores."""
+SEQGAN_CPU_STEPS = 32 * 64 * 20
+"""32 generator updates of 64 sequences: about 2.3 minutes of adversarial training on 2 cores,
+so that ``make run`` (MLE, discriminator pre-training, adversarial training and evaluation)
+ends within 5 minutes. It was 64 updates until idle OpenMP threads were put to sleep
+(``advrl.threads``), which made SeqGAN-v0's many small parallel regions slower alone."""
 
 PRESETS: dict[str, list[tuple[str, Preset]]] = {
     "reinforce": [
