@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 RUN_ARGS ?= --env SeqGAN-v0 --algo ppo
 
-.PHONY: run test lint format clean venv
+.PHONY: run test docs lint format clean venv
 
 venv: $(BIN)/.installed
 
@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install --quiet -e ".[dev,sweep]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,sweep,docs]"
 	touch $@
 
 run: venv
@@ -28,6 +28,10 @@ PYTEST_WORKERS ?= 2
 test: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
+# The documentation site, built as the docs test builds it: any warning fails.
+docs: venv
+	$(BIN)/mkdocs build --strict
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,4 +41,4 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache

@@ -488,11 +488,11 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
     local = started and settings.address in (None, "", "local")
     if local:
         end_leftover_ray(out)  # what a killed driver of this sweep left (SIGKILL)
-    out.mkdir(parents=True, exist_ok=True)
     recorder = None
     with exit_on_signals():  # a SIGTERM while Ray starts still ends what it started
         if started:
             connect(settings.address)
+        out.mkdir(parents=True, exist_ok=True)  # only now: a bad --address writes nothing
         if local:
             recorder = RayProcessRecorder(out / RAY_PROCESSES_FILE)
         try:
