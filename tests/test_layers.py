@@ -1,5 +1,5 @@
-"""The package's layers, as README's layout section states them: imports only point down,
-and no module imports another that imports it back (no cycle)."""
+"""The package's layers, as the architecture page (docs/architecture.md) states them: imports
+only point down, and no module imports another that imports it back (no cycle)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ PACKAGE = ROOT / "advrl"
 
 
 def layer_rules() -> tuple[dict[str, list[str]], dict[str, set[str]]]:
-    """README's ``layer: modules -> may import`` block: patterns and allowed layers by layer."""
-    text = (ROOT / "README.md").read_text()
+    """The architecture page's ``layer: modules -> may import`` block: patterns and allowed
+    layers by layer."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
     block = re.search(r"<!-- layers -->\s*```text\n(.*?)```", text, re.S)
-    assert block, "README.md's layout section lost its <!-- layers --> block"
+    assert block, "docs/architecture.md lost its <!-- layers --> block"
     patterns, allowed = {}, {}
     for line in block.group(1).strip().splitlines():
         name, rest = line.split(":", 1)
@@ -50,7 +51,7 @@ def layer_of(module: str, patterns: dict[str, list[str]]) -> str:
     for layer, globs in patterns.items():
         if any(fnmatch.fnmatchcase(module, glob) for glob in globs):
             return layer
-    raise AssertionError(f"{module} is in no layer of README's layout section; add it there")
+    raise AssertionError(f"{module} is in no layer of docs/architecture.md; add it there")
 
 
 def test_imports_only_point_down_the_layers():

@@ -1,10 +1,12 @@
-"""Every command and Python example in README.md runs as written, on a tiny budget.
+"""Every command and Python example in README.md and the documentation site (docs/) runs as
+written, on a tiny budget.
 
-A new user copies commands out of the README; this test keeps them working. It reads
-README.md itself, so a command that is added, changed or removed there is tested without
-editing this file.
+A new user copies commands out of the README and the docs; this test keeps them working. It
+reads the pages themselves, so a command that is added, changed or removed there is tested
+without editing this file. A command, Python block or transcript that appears on several
+pages runs once, where it appears first (README.md, then docs/ in path order).
 
-Rules (each case's id is ``L<README line> <command>``, so a failure names the line):
+Rules (each case's id is ``<page>:L<line> <command>``, so a failure names the place):
 
 - ```` ```bash ```` blocks: lines continued with a trailing ``\\`` are joined and ``# ...``
   comments stripped. Lines that start with ``source``, ``tensorboard``, ``make``, ``pip`` or
@@ -22,8 +24,9 @@ Rules (each case's id is ``L<README line> <command>``, so a failure names the li
   a copy of such a run, ``--demos`` a recording from ``record_demos.py``, ``--data`` a
   folder of small PNGs, and ``--env my_envs:...`` the README's Python block just before.
 - ```` ```python ```` blocks run in a subprocess (cwd a fresh folder, the repo on
-  PYTHONPATH), unless they are illustrations: a block that does not compile (the Double
-  DQN lines, a ``return`` outside a function) or whose first line is ``# fragment``. A
+  PYTHONPATH), unless their first line is ``# fragment`` (an illustration: the Double DQN
+  lines, a ``return`` outside a function). A block that does not compile and is not so
+  marked fails. A
   prelude shrinks them the same way: ``advrl.train.train`` gets at most 256 steps and one
   evaluation episode, ``gym.make("SeqGAN-v0")`` the small oracle, and SB3's ``learn()`` one
   rollout.
@@ -40,10 +43,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -52,6 +56,8 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+"""The pages whose blocks run: the README, then every page of the documentation site."""
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
 SHARED = ROOT.parent / "shared"
 TIMEOUT = 300
@@ -90,6 +96,8 @@ class Command:
     python_before: str | None
     """Source of the ```python block right before this command's block, if it is the
     previous block (the "your own environment" example writes it to ``my_envs.py``)."""
+    page: str = "README.md"
+    """The page it is on, relative to the repository."""
 
     @property
     def argv(self) -> list[str]:
@@ -100,7 +108,7 @@ class Command:
 
     @property
     def id(self) -> str:
-        return f"L{self.line} {self.text.replace('python scripts/', '')[:60]}"
+        return f"{self.page}:L{self.line} {self.text.replace('python scripts/', '')[:60]}"
 
 
 @dataclass(frozen=True)
@@ -108,13 +116,14 @@ class PythonBlock:
     """One ```python block."""
 
     line: int
-    """README line of its first line of code."""
+    """Page line of its first line of code."""
     source: str
+    page: str = "README.md"
 
     @property
     def id(self) -> str:
         first = next((s for s in self.source.splitlines() if s.strip()), "")
-        return f"L{self.line} {first[:60]}"
+        return f"{self.page}:L{self.line} {first[:60]}"
 
 
 def split_comment(line: str) -> tuple[str, str]:
@@ -145,13 +154,13 @@ def fenced_blocks(text: str) -> Iterator[tuple[str, int, list[str]]]:
             lines.append(line)
 
 
-def parse_readme(text: str) -> tuple[list[Command], list[PythonBlock]]:
-    """The bash commands and Python blocks of a README, in order."""
+def parse_readme(text: str, page: str = "README.md") -> tuple[list[Command], list[PythonBlock]]:
+    """The bash commands and Python blocks of a page, in order."""
     commands, blocks = [], []
     previous: tuple[str, str] | None = None
     for language, start, lines in fenced_blocks(text):
         if language == "python":
-            blocks.append(PythonBlock(start, "\n".join(lines) + "\n"))
+            blocks.append(PythonBlock(start, "\n".join(lines) + "\n", page))
         elif language == "bash":
             before = previous[1] if previous and previous[0] == "python" else None
             pending, first = "", 0
@@ -164,7 +173,8 @@ def parse_readme(text: str) -> tuple[list[Command], list[PythonBlock]]:
                 code, comment = split_comment(pending + raw.strip())
                 pending = ""
                 if code.strip():
-                    commands.append(Command(first, " ".join(code.split()), comment, before))
+                    text = " ".join(code.split())
+                    commands.append(Command(first, text, comment, before, page))
         previous = (language, "\n".join(lines) + "\n")
     return commands, blocks
 
@@ -176,13 +186,14 @@ class Transcript:
     line: int
     command: str
     expected: list[str]
+    page: str = "README.md"
 
     @property
     def id(self) -> str:
-        return f"L{self.line} {self.command.replace('python scripts/', '')[:60]}"
+        return f"{self.page}:L{self.line} {self.command.replace('python scripts/', '')[:60]}"
 
 
-def transcripts(text: str) -> list[Transcript]:
+def transcripts(text: str, page: str = "README.md") -> list[Transcript]:
     """The ``$ ...`` lines of plain ``` blocks (the error examples), with their output."""
     found: list[Transcript] = []
     for language, start, lines in fenced_blocks(text):
@@ -190,7 +201,7 @@ def transcripts(text: str) -> list[Transcript]:
             continue
         for offset, line in enumerate(lines):
             if line.startswith("$ "):
-                found.append(Transcript(start + offset, line[2:].strip(), []))
+                found.append(Transcript(start + offset, line[2:].strip(), [], page))
             elif found and found[-1].line >= start and line.strip():
                 found[-1].expected.append(line.strip())
     return found
@@ -202,8 +213,29 @@ def is_run(command: Command) -> bool:
     return not (words[0] in NOT_RUNS or Path(words[0]).name == "pytest")
 
 
-COMMANDS, PYTHON_BLOCKS = parse_readme(README.read_text())
-TRANSCRIPTS = transcripts(README.read_text())
+def first_of_each(items: list, key: Callable[[Any], str]) -> list:
+    """``items`` without repeats (by ``key``), each kept where it first appears."""
+    seen: set[str] = set()
+    return [item for item in items if not (key(item) in seen or seen.add(key(item)))]
+
+
+def collect() -> tuple[list[Command], list[PythonBlock], list[Transcript]]:
+    """Every page's commands, Python blocks and transcripts, each once."""
+    commands, blocks, shown = [], [], []
+    for path in DOCUMENTS:
+        page, text = path.relative_to(ROOT).as_posix(), path.read_text()
+        page_commands, page_blocks = parse_readme(text, page)
+        commands += page_commands
+        blocks += page_blocks
+        shown += transcripts(text, page)
+    return (
+        first_of_each(commands, lambda c: c.text),
+        first_of_each(blocks, lambda b: b.source),
+        first_of_each(shown, lambda t: t.command),
+    )
+
+
+COMMANDS, PYTHON_BLOCKS, TRANSCRIPTS = collect()
 RUNS = [c for c in COMMANDS if is_run(c)]
 
 
@@ -466,10 +498,10 @@ def test_readme_commands_are_known() -> None:
     for command in RUNS:
         words = [w for w in command.argv if not re.match(r"^\w+=", w)]
         assert words[0] == "python" and words[1].startswith("scripts/"), (
-            f"README line {command.line}: {command.text!r} is neither a setup line "
+            f"{command.page} line {command.line}: {command.text!r} is neither a setup line "
             f"({', '.join(NOT_RUNS)}, pytest) nor `python scripts/...`"
         )
-        assert Path(words[1]).name in names, f"README line {command.line}: no {words[1]}"
+        assert Path(words[1]).name in names, f"{command.page} line {command.line}: no {words[1]}"
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
@@ -527,7 +559,7 @@ def test_readme_transcript(transcript: Transcript) -> None:
         fragments = [f.strip() for f in expected.split("...") if f.strip()]
         pattern = ".*?".join(re.escape(f) for f in fragments)
         assert re.search(pattern, output), (
-            f"README line {transcript.line} shows {expected!r}:\n{output}"
+            f"{transcript.page} line {transcript.line} shows {expected!r}:\n{output}"
         )
 
 
@@ -590,15 +622,23 @@ runpy.run_path(sys.argv[1], run_name="__main__")
 
 
 def is_illustration(block: PythonBlock) -> str | None:
-    """Why a block is not meant to run (a fragment), or None if it is."""
+    """Why a block is not meant to run (its first line is ``# fragment``), or None."""
     first = next((s.strip() for s in block.source.splitlines() if s.strip()), "")
-    if first.lower().startswith("# fragment"):
-        return "marked # fragment"
+    return "marked # fragment" if first.lower().startswith("# fragment") else None
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.id)
+def test_every_python_block_compiles_or_is_marked_a_fragment(block: PythonBlock) -> None:
+    if is_illustration(block):
+        return
     try:
-        compile(block.source, "README.md", "exec")
+        compile(block.source, block.page, "exec")
     except SyntaxError as error:
-        return f"a fragment: does not compile ({error.msg})"
-    return None
+        pytest.fail(
+            f"{block.page} line {block.line + (error.lineno or 1) - 1}: the block does not "
+            f"compile ({error.msg}); fix it, or start it with `# fragment` if it only "
+            "illustrates"
+        )
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.id)
@@ -607,7 +647,7 @@ def test_readme_python_block(block: PythonBlock, tmp_path: Path, artifacts: Arti
     reason = is_illustration(block)
     if reason:
         pytest.skip(reason)
-    path = tmp_path / f"README_line_{block.line}.py"
+    path = tmp_path / f"{Path(block.page).stem}_line_{block.line}.py"
     path.write_text("\n" * (block.line - 1) + block.source)
     (tmp_path / "prelude.py").write_text(
         PRELUDE.format(
