@@ -322,10 +322,16 @@ def run_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
     env_kwargs = {**_constants(env_specs), **config.get("env_kwargs", {})}
     seed = trial_seed(settings, config)
     run_dir = Path(settings.out) / "runs" / tune.get_context().get_trial_id()
-    shutil.rmtree(run_dir, ignore_errors=True)  # a retried or resumed trial starts afresh
-    summary = train(
-        _train_settings(settings, hp, env_kwargs, seed, run_dir), plugins=[TuneProgress()]
-    )
+    finished = run_dir / "summary.json"  # written atomically, once the run has ended
+    if finished.exists():
+        # It ended before the sweep stopped, but Tune's saved state had not recorded that
+        # yet (Ctrl-C right after it): a resumed sweep reports it instead of training again.
+        summary = json.loads(finished.read_text())
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a retried or cut-off trial starts afresh
+        summary = train(
+            _train_settings(settings, hp, env_kwargs, seed, run_dir), plugins=[TuneProgress()]
+        )
     numbers = {
         key: float(value)
         for key, value in summary.items()
