@@ -5,9 +5,9 @@ Importing the package registers its environments with Gymnasium, so
 ``gymnasium.make("advrl:GridWorld-v0")`` works in a fresh interpreter.
 """
 
-from advrl.threads import sleep_idle_threads
+from advrl.core.threads import sleep_idle_threads
 
-sleep_idle_threads()  # before anything imports torch: OpenMP reads it once (advrl.threads)
+sleep_idle_threads()  # before anything imports torch: OpenMP reads it once (advrl.core.threads)
 
 from advrl.envs import register_envs  # noqa: E402
 

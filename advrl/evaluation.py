@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from advrl.agents import Agent, get_algorithm
-from advrl.checkpoint import load_checkpoint
-from advrl.device import resolve_device
+from advrl.core.checkpoint import load_checkpoint
+from advrl.core.device import resolve_device
 from advrl.envs.make import EnvFactory, make_env, resolve_env
 
 DEFAULT_EPISODE_CAP = 10_000

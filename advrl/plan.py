@@ -14,16 +14,16 @@ import torch
 
 from advrl.agents import check_spaces, get_algorithm
 from advrl.agents.networks import splits_over_threads
-from advrl.checkpoint import load_checkpoint
-from advrl.config import config_from_overrides
-from advrl.device import resolve_device
+from advrl.core.checkpoint import load_checkpoint
+from advrl.core.config import config_from_overrides
+from advrl.core.device import resolve_device
+from advrl.core.errors import UserError
+from advrl.core.runs import check_new_run_dir, default_run_dir, resumed_run_dir
+from advrl.core.threads import ThreadPlan, plan_threads
 from advrl.envs.make import EnvFactory, make_env, resolve_env
-from advrl.errors import UserError
 from advrl.plugins import PeriodicCheckpoints, Plugin, PluginRequest, assemble_plugins
-from advrl.plugins.evaluation import PeriodicEvaluation
+from advrl.plugins.periodic_eval import PeriodicEvaluation
 from advrl.presets import find_preset
-from advrl.runs import check_new_run_dir, default_run_dir, resumed_run_dir
-from advrl.threads import ThreadPlan, plan_threads
 
 DEFAULT_TOTAL_STEPS = 100_000
 
@@ -66,11 +66,11 @@ class TrainSettings:
     pretrain_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Behaviour cloning options (advrl.agents.bc.BCConfig)."""
     recipe_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    """SeqGAN-v0's recipe options (advrl.plugins.seqgan.SeqGANRecipeConfig)."""
+    """SeqGAN-v0's recipe options (advrl.plugins.seqgan_recipe.SeqGANRecipeConfig)."""
     vec: str = "auto"
     """Vector env kind: auto (native if the env has one, else sync), sync, async, native."""
     threads: int | None = None
-    """torch's intra-op threads (None: from OMP_NUM_THREADS, else the work; advrl.threads)."""
+    """torch's intra-op threads (None: from OMP_NUM_THREADS, else the work; advrl.core.threads)."""
     eval_epsilon: float | None = None
     """Chance of a random action in evaluation episodes (None: the preset's, 0.05 for DQN on
     Atari as the Nature paper evaluated, else 0)."""

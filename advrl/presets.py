@@ -11,8 +11,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from advrl.core.errors import UserError, did_you_mean
 from advrl.envs.atari import is_atari_id
-from advrl.errors import UserError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,14 @@ SEQGAN_STRONG_MLE_RECIPE: dict[str, Any] = {
     "mle_dropout": 0.5,
 }
 """The strongest MLE found on the paper's oracle, chosen on a validation split of the
-training sequences (``benchmarks/seqgan_strong_mle.py``): a wider token LSTM with
+training sequences (``advrl/benchmarks/seqgan_strong_mle.py``): a wider token LSTM with
 variational dropout, early-stopped; the frontier's reference in the paper benchmarks."""
 SEQGAN_PAPER_STEPS = 200 * 64 * 20
 SEQGAN_CPU_STEPS = 32 * 64 * 20
 """32 generator updates of 64 sequences: about 2.3 minutes of adversarial training on 2 cores,
 so that ``make run`` (MLE, discriminator pre-training, adversarial training and evaluation)
 ends within 5 minutes. It was 64 updates until idle OpenMP threads were put to sleep
-(``advrl.threads``), which made SeqGAN-v0's many small parallel regions slower alone."""
+(``advrl.core.threads``), which made SeqGAN-v0's many small parallel regions slower alone."""
 
 PRESETS: dict[str, list[tuple[str, Preset]]] = {
     "reinforce": [

@@ -23,17 +23,17 @@ import gymnasium as gym
 import numpy as np
 
 import advrl
-from advrl.checkpoint import rng_state, save_checkpoint, set_rng_state, write_json_atomic
-from advrl.device import keep_freed_memory
+from advrl.core.checkpoint import rng_state, save_checkpoint, set_rng_state, write_json_atomic
+from advrl.core.device import keep_freed_memory
+from advrl.core.errors import UserError
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
+from advrl.core.seeding import seed_everything
+from advrl.core.threads import apply_threads
 from advrl.envs.make import make_vector_env
-from advrl.errors import UserError
 from advrl.evaluation import evaluate
-from advrl.hooks import LearnHooks
-from advrl.logger import RunLogger
 from advrl.plan import DEFAULT_TOTAL_STEPS, Plan, TrainSettings, plan_run
 from advrl.plugins import Plugin, Run
-from advrl.seeding import seed_everything
-from advrl.threads import apply_threads
 
 __all__ = ["DEFAULT_TOTAL_STEPS", "TrainSettings", "train"]
 
@@ -42,8 +42,8 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     """Run ``settings`` (with extra ``plugins``) to the end; the summary in summary.json."""
     plan = plan_run(settings, plugins)
     start_time = time.perf_counter()
-    keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.device)
-    apply_threads(plan.threads)  # threads sized to the work, not the machine (advrl.threads)
+    keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.core.device)
+    apply_threads(plan.threads)  # threads sized to the work, not the machine (advrl.core.threads)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(plan.seed)
     resumed = plan.checkpoint is not None

@@ -27,7 +27,7 @@ train ppo --algo ppo --num-envs 16 --total-steps 2000000 --eval-every 250000 --e
 train dqn --algo dqn --total-steps 500000 --hp learning_starts=20000 --eval-every 100000 \
     --eval-episodes 3
 
-"$PYTHON" benchmarks/atari_curves.py "$OUT" "$OUT/ppo" "$OUT/dqn"
+"$PYTHON" advrl/benchmarks/atari_curves.py "$OUT" "$OUT/ppo" "$OUT/dqn"
 "$PYTHON" - "$OUT" <<'PY' | tee "$OUT/sps.txt"
 import json, sys
 from pathlib import Path

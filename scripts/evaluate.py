@@ -3,7 +3,7 @@
 
 import sys
 
-from advrl.cli import evaluate_main
+from advrl.cli.evaluate import evaluate_main
 
 if __name__ == "__main__":
     sys.exit(evaluate_main())

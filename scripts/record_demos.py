@@ -4,7 +4,7 @@
 
 import sys
 
-from advrl.cli import record_demos_main
+from advrl.cli.record_demos import record_demos_main
 
 if __name__ == "__main__":
     sys.exit(record_demos_main())

@@ -4,7 +4,7 @@
 
 import sys
 
-from advrl.cli_sweep import sweep_main
+from advrl.cli.sweep import sweep_main
 
 if __name__ == "__main__":
     sys.exit(sweep_main())

@@ -3,7 +3,7 @@
 
 import sys
 
-from advrl.cli import train_main
+from advrl.cli.train_agent import train_main
 
 if __name__ == "__main__":
     sys.exit(train_main())

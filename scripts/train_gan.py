@@ -3,7 +3,7 @@
 
 import sys
 
-from advrl.cli_gan import train_gan_main
+from advrl.cli.train_gan import train_gan_main
 
 if __name__ == "__main__":
     sys.exit(train_gan_main())

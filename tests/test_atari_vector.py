@@ -4,9 +4,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from advrl.core.vec import finished_episodes
 from advrl.envs.atari import AtariTrainingSignals, ale_vector_env, wrap_atari
 from advrl.envs.make import make_vector_env, resolve_env
-from advrl.vec import finished_episodes
 
 BREAKOUT = "ALE/Breakout-v5"
 

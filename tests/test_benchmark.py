@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from advrl.aggregate import aggregate_scores
-from advrl.benchmark import CaseResult, RunResult, format_table, write_json
+from advrl.benchmarks.rl import CaseResult, RunResult, format_table, write_json
+from advrl.sweeps.aggregate import aggregate_scores
 
 pytest.importorskip("rliable")
 

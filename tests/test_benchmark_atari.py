@@ -7,8 +7,15 @@ import sys
 
 import pytest
 
-from advrl.benchmark import CaseResult, RunResult, format_table, run_suite, write_curves, write_json
-from advrl.benchmark_atari import atari_vec_suite, format_atari_vec_table
+from advrl.benchmarks.atari import atari_vec_suite, format_atari_vec_table
+from advrl.benchmarks.rl import (
+    CaseResult,
+    RunResult,
+    format_table,
+    run_suite,
+    write_curves,
+    write_json,
+)
 
 
 def test_both_paths_are_measured():

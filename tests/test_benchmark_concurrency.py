@@ -2,8 +2,8 @@
 
 import pytest
 
-from advrl import benchmark_concurrency
-from advrl.benchmark_concurrency import _environment, concurrency_suite, format_concurrency_table
+from advrl.benchmarks import concurrency as benchmark_concurrency
+from advrl.benchmarks.concurrency import _environment, concurrency_suite, format_concurrency_table
 
 
 def test_the_spinning_reference_is_torchs_defaults_and_advrl_sets_nothing(monkeypatch):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from advrl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from advrl.errors import UserError
+from advrl.core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from advrl.core.errors import UserError
 
 
 def test_round_trip_and_no_temporary_files(tmp_path):

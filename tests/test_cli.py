@@ -269,7 +269,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
     assert "Traceback" not in stderr
     saved = list((run_dir / "checkpoints").glob("step_*.pt"))
     assert len(saved) == 1 and "--resume" in stdout
-    from advrl.checkpoint import load_checkpoint
+    from advrl.core.checkpoint import load_checkpoint
 
     assert load_checkpoint(saved[0])["agent"]["global_step"] > 0
 

@@ -6,15 +6,15 @@ import pytest
 
 from advrl.agents import ALGORITHMS, get_algorithm
 from advrl.agents.reinforce import ReinforceConfig
-from advrl.config import (
+from advrl.core.config import (
     config_from_overrides,
     field_docs,
     parse_call_kwargs,
     parse_value,
     split_assignments,
 )
+from advrl.core.errors import UserError
 from advrl.envs.gridworld import GridWorldEnv
-from advrl.errors import UserError
 from advrl.presets import PRESETS, find_preset
 
 

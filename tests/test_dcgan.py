@@ -10,12 +10,12 @@ import torch
 from conftest import run_script
 from PIL import Image
 
-from advrl.dcgan import DCGANConfig, GANSettings, train_gan
+from advrl.core.seeding import seed_everything
+from advrl.gan.dcgan import DCGANConfig, GANSettings, train_gan
 from advrl.gan.image_networks import build_networks
 from advrl.gan.images import image_grid, load_digits_data, save_grid
 from advrl.gan.losses import GAN_LOSSES
 from advrl.gan.metrics import ImageClassifier, evaluate_generator, evaluation_inputs, mode_metrics
-from advrl.seeding import seed_everything
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ import advrl  # noqa: F401  (registers SeqGAN-v0)
 from advrl.agents.networks import ActorCritic
 from advrl.agents.reinforce import Reinforce, ReinforceConfig
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout
+from advrl.core.logger import RunLogger
 from advrl.envs.seqgan import SeqGANConfig, SeqGANVectorEnv, SequenceGame
 from advrl.gan.density_ratio import exact_log_z, importance_log_z, reweighted_nll
-from advrl.logger import RunLogger
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -244,7 +244,7 @@ def test_importance_sampled_ceiling_equals_the_exact_one():
 
 
 def test_a_zero_log_ratio_leaves_the_reference_as_its_own_ceiling():
-    from advrl.plugins.seqgan import SeqGANRecipe
+    from advrl.plugins.seqgan_recipe import SeqGANRecipe
 
     game = SequenceGame(SeqGANConfig(**TINY_VOCAB, d_reward="logit"))
     game.reward_model.discriminator = TableLogit(torch.zeros(64), 4)

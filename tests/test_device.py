@@ -5,9 +5,9 @@ import platform
 import pytest
 import torch
 
-from advrl.benchmark_seqgan import format_throughput_table
-from advrl.device import has_mallopt, keep_freed_memory, resolve_device
-from advrl.errors import UserError
+from advrl.benchmarks.seqgan import format_throughput_table
+from advrl.core.device import has_mallopt, keep_freed_memory, resolve_device
+from advrl.core.errors import UserError
 
 
 def test_resolve_device_names_the_fix():

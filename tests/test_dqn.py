@@ -12,11 +12,11 @@ from test_learning import optimal_gridworld_return
 from advrl.agents import ALGORITHMS, check_spaces, get_algorithm
 from advrl.agents.dqn import DQN, QNetwork, dueling_q, linear_schedule, td_target
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
-from advrl.checkpoint import load_checkpoint
+from advrl.core.checkpoint import load_checkpoint
+from advrl.core.errors import UserError
+from advrl.core.logger import RunLogger
 from advrl.envs.make import resolve_env
-from advrl.errors import UserError
 from advrl.evaluation import evaluate
-from advrl.logger import RunLogger
 from advrl.train import TrainSettings, train
 
 CPU = torch.device("cpu")

@@ -10,7 +10,7 @@ from gymnasium.spaces import Discrete
 from sklearn.metrics import roc_auc_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from advrl.demos import load_demos
+from advrl.core.demos import load_demos
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.gan.transitions import load_transition_reward_model, pair_features
 from advrl.plugins.gail import GAILConfig, LearnedReward

@@ -97,7 +97,21 @@ def test_a_violation_is_caught(tmp_path):
     """The checker itself: a gan module importing an agent module breaks the rules."""
     patterns, allowed = layer_rules()
     assert layer_of("advrl.gan.metrics", patterns) == "gan"
-    assert "agents" not in allowed["gan"] and "top" not in allowed["envs"]
+    assert "agents" not in allowed["gan"] and "training" not in allowed["envs"]
     source = tmp_path / "x.py"
     source.write_text("from advrl.agents.networks import mlp\nimport advrl.train\n")
     assert imports_of(source) == {"advrl.agents.networks", "advrl.train"}
+
+
+def test_no_orchestrator_reaches_everything():
+    """The top is split: the trainer cannot import a sweep, a sweep cannot import a benchmark,
+    and only the entry points may import the CLI."""
+    patterns, allowed = layer_rules()
+    assert layer_of("advrl.train", patterns) == "training"
+    assert layer_of("advrl.sweeps.sweep", patterns) == "sweeps"
+    assert layer_of("advrl.benchmarks.seqgan", patterns) == "benchmarks"
+    assert layer_of("advrl.cli.train_agent", patterns) == "cli"
+    assert not {"sweeps", "benchmarks", "cli"} & allowed["training"]
+    assert not {"benchmarks", "cli"} & allowed["sweeps"]
+    assert "cli" not in allowed["benchmarks"]
+    assert [layer for layer in allowed if "cli" in allowed[layer]] == ["cli"]

@@ -4,7 +4,7 @@ import gymnasium as gym
 import pytest
 import torch
 
-from advrl.checkpoint import load_checkpoint
+from advrl.core.checkpoint import load_checkpoint
 from advrl.envs import value_iteration
 from advrl.train import TrainSettings, train
 

@@ -9,7 +9,7 @@ from conftest import run_script
 from test_cli import assert_user_error, scalars
 
 from advrl.evaluation import evaluate, load_agent
-from advrl.plugins.evaluation import SELECTION_SEED_OFFSET
+from advrl.plugins.periodic_eval import SELECTION_SEED_OFFSET
 from advrl.train import TrainSettings, train
 
 SLIPPERY = {"slip": 0.2}  # stochastic episodes: evaluations differ by seed and by policy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advrl.checkpoint import load_checkpoint
+from advrl.core.checkpoint import load_checkpoint
 from advrl.plugins import Plugin
 from advrl.train import TrainSettings, train
 

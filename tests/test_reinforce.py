@@ -58,7 +58,7 @@ def test_policy_term_uses_the_return_minus_the_baseline_or_the_plain_return(base
 
 
 def test_a_next_step_autoreset_env_is_refused_with_the_fix():
-    from advrl.errors import UserError
+    from advrl.core.errors import UserError
 
     envs = gym.vector.SyncVectorEnv([ConstantBandit])  # Gymnasium's default: next step
     agent = Reinforce(

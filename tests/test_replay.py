@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 
 CPU = torch.device("cpu")
 

@@ -16,6 +16,7 @@ from torch import nn
 
 import advrl  # noqa: F401  (registers SeqGAN-v0)
 from advrl.agents.networks import ActorCritic, TokenLSTM
+from advrl.core.errors import UserError
 from advrl.envs.seqgan import (
     MEMORISATION_KEYS,
     SeqGANConfig,
@@ -24,8 +25,7 @@ from advrl.envs.seqgan import (
     SequenceGame,
     StepwisePolicy,
 )
-from advrl.errors import UserError
-from advrl.plugins.seqgan import SeqGANRecipe, SeqGANRecipeConfig
+from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig
 
 TINY = {"vocab_size": 6, "seq_len": 5, "n_train": 200, "n_test": 50, "n_rollouts": 4}
 SMALL = {"vocab_size": 40, "seq_len": 8, "n_train": 2000, "n_test": 500, "n_rollouts": 4}
@@ -453,7 +453,7 @@ def test_mle_dropout_regularises_and_validates_without_dropout():
 
 def test_short_adversarial_run_raises_the_discriminator_reward(tmp_path):
     from advrl.agents.ppo import PPO, PPOConfig
-    from advrl.logger import RunLogger
+    from advrl.core.logger import RunLogger
 
     game, _, _ = _recipe(reward_mode="rollout", d_every=0, mle_epochs=0)
     vec = SeqGANVectorEnv(num_envs=32, game=game)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from advrl.benchmark_seqgan_frontier import FrontierSchedule, format_frontier_table, run_frontier
+from advrl.benchmarks.seqgan_frontier import FrontierSchedule, format_frontier_table, run_frontier
 
 
 def test_a_tiny_run_writes_every_generator_and_chooses_on_validation(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from advrl.benchmark_seqgan_paper import (
+from advrl.benchmarks.seqgan_paper import (
     REFERENCES,
     PaperCPUSchedule,
     add_strong_reference,

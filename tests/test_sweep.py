@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advrl.aggregate import aggregate_scores
-from advrl.cli_sweep import sweep_main
-from advrl.errors import UserError
-from advrl.sweep import Spec, SweepSettings, check_sweep, parse_spec, rank_configurations
+from advrl.cli.sweep import sweep_main
+from advrl.core.errors import UserError
+from advrl.sweeps.aggregate import aggregate_scores
+from advrl.sweeps.sweep import Spec, SweepSettings, check_sweep, parse_spec, rank_configurations
 
 pytest.importorskip("ray.tune")
 pytest.importorskip("rliable")

@@ -1,4 +1,4 @@
-"""A sweep's driver that dies leaves no Ray process behind (advrl.ray_processes).
+"""A sweep's driver that dies leaves no Ray process behind (advrl.sweeps.ray_processes).
 
 Each test starts a local Ray in a sweep driver of its own; they share the Ray tests' xdist
 group, so no two Rays run at once on CI's two cores.
@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from advrl.errors import UserError
-from advrl.ray_processes import RAY_PROCESSES_FILE, end_leftover_ray, exit_on_signals
+from advrl.core.errors import UserError
+from advrl.sweeps.ray_processes import RAY_PROCESSES_FILE, end_leftover_ray, exit_on_signals
 
 pytest.importorskip("ray.tune")
 

@@ -1,4 +1,4 @@
-"""The thread policy (advrl.threads): threads sized to the work, idle OpenMP threads asleep."""
+"""The thread policy (advrl.core.threads): threads sized to the work, idle OpenMP threads asleep."""
 
 import json
 import os
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from advrl.core.threads import available_cpus, plan_threads
 from advrl.plan import TrainSettings, plan_run
-from advrl.threads import available_cpus, plan_threads
 
 
 @pytest.fixture

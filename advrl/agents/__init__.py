@@ -17,9 +17,9 @@ from advrl.agents.dqn import DQN, DoubleDQN, DuelingDoubleDQN, DuelingDQN
 from advrl.agents.networks import make_encoder
 from advrl.agents.ppo import PPO
 from advrl.agents.reinforce import Reinforce
-from advrl.errors import UserError
-from advrl.hooks import LearnHooks
-from advrl.logger import RunLogger
+from advrl.core.errors import UserError
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
 
 
 class Agent(Protocol):

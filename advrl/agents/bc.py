@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from advrl.agents.networks import ActorCritic
-from advrl.stats import batched_mean
+from advrl.core.stats import batched_mean
 
 EpochLog = Callable[[int, float, "float | None"], None]
 """``log(epoch, mean training loss, validation NLL or None)`` after every epoch."""

@@ -36,11 +36,11 @@ from torch import nn
 
 from advrl.agents.networks import make_adam, make_encoder, obs_to_tensor
 from advrl.agents.replay import FrameStackReplayBuffer, ReplayBuffer
-from advrl.hooks import LearnHooks
-from advrl.logger import RunLogger
-from advrl.modules import is_image_space
-from advrl.schedules import annealed_lr, crossed, linear_schedule
-from advrl.vec import check_same_step_autoreset, finished_episodes
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
+from advrl.core.modules import is_image_space
+from advrl.core.schedules import annealed_lr, crossed, linear_schedule
+from advrl.core.vec import check_same_step_autoreset, finished_episodes
 
 LOG_EVERY = 100
 """Gradient steps between two log lines and two ``hooks.after_update`` calls (the plug-ins'

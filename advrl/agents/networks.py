@@ -17,7 +17,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from advrl.modules import NatureCNN, is_image_space, mlp
+from advrl.core.modules import NatureCNN, is_image_space, mlp
 
 
 class OneHot(nn.Module):
@@ -120,7 +120,7 @@ def is_token_prefix_space(space: spaces.Space) -> bool:
 def splits_over_threads(space: spaces.Space) -> bool:
     """Whether the encoder for ``space`` is large enough to gain from torch's intra-op threads:
     the Nature CNN and the token LSTM (with its vocabulary-wide softmax) are; an MLP over a
-    vector is not (``advrl.threads``)."""
+    vector is not (``advrl.core.threads``)."""
     return is_token_prefix_space(space) or is_image_space(space)
 
 

@@ -20,9 +20,9 @@ from torch import nn
 
 from advrl.agents.kl_anchor import kl_problems
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
-from advrl.hooks import LearnHooks
-from advrl.logger import RunLogger
-from advrl.vec import check_same_step_autoreset
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
+from advrl.core.vec import check_same_step_autoreset
 
 
 @dataclass

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 
 
 class ReplayBatch(NamedTuple):

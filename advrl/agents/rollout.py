@@ -16,8 +16,8 @@ import torch
 
 from advrl.agents.kl_anchor import KLAnchor
 from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
-from advrl.errors import UserError
-from advrl.vec import finished_episodes
+from advrl.core.errors import UserError
+from advrl.core.vec import finished_episodes
 
 
 def compute_gae(

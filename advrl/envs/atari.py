@@ -156,7 +156,7 @@ def ale_vector_env(
     """``num_envs`` games of ``env_id`` in ale-py's C++ vector env, with the DQN
     preprocessing, raw whole-game episode statistics, then life loss and reward clipping
     (``noop_max`` and ``fire_reset`` as in ``wrap_atari``) on ``num_threads`` C++ threads
-    (0: ale-py's choice; advrl's thread policy sets it, ``advrl.threads``)."""
+    (0: ale-py's choice; advrl's thread policy sets it, ``advrl.core.threads``)."""
     from ale_py.vector_env import AtariVectorEnv
 
     options = ale_vector_options(env_id, kwargs)

@@ -25,7 +25,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
-from advrl.config import parse_call_kwargs
+from advrl.core.config import parse_call_kwargs
+from advrl.core.errors import UserError, did_you_mean
 from advrl.envs.atari import (
     ale_vector_env,
     ale_vector_options,
@@ -35,7 +36,6 @@ from advrl.envs.atari import (
     is_atari_id,
     wrap_atari,
 )
-from advrl.errors import UserError, did_you_mean
 
 # gymnasium.make's own keywords, allowed in --env-kwargs for any registered id.
 _MAKE_KWARGS: dict[str, Any] = {"max_episode_steps": int | None}

@@ -51,14 +51,14 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from torch import nn
 
-from advrl.checkpoint import load_checkpoint, save_checkpoint
-from advrl.device import resolve_device
-from advrl.errors import UserError, did_you_mean
+from advrl.core.checkpoint import load_checkpoint, save_checkpoint
+from advrl.core.device import resolve_device
+from advrl.core.errors import UserError, did_you_mean
+from advrl.core.stats import mean_metrics
 from advrl.gan.data import SequenceData, oracle_data, text_data
 from advrl.gan.discriminators import SequenceCNN, SequenceCNNConfig
 from advrl.gan.oracle import OracleLSTM, sample_from_logits
 from advrl.gan.reward_model import RewardModel
-from advrl.stats import mean_metrics
 
 REWARD_MODES = ("final", "rollout")
 D_REWARDS = ("prob", "logit")
@@ -776,7 +776,7 @@ RECIPE_OPTIONS = (
     "eval_every",
     "kl_reference",
 )
-"""Options of SeqGAN's training recipe, not of the env (advrl.plugins.seqgan)."""
+"""Options of SeqGAN's training recipe, not of the env (advrl.plugins.seqgan_recipe)."""
 
 
 class SeqGANEnv(gym.Env):

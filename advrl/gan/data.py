@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 from advrl.gan.oracle import OracleLSTM
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 
 
 class NetworkConfig(Protocol):
-    """What ``build_networks`` reads of a config (``advrl.dcgan.DCGANConfig`` has it)."""
+    """What ``build_networks`` reads of a config (``advrl.gan.dcgan.DCGANConfig`` has it)."""
 
     latent_dim: int
     base_channels: int

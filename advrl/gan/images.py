@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from advrl.checkpoint import write_bytes_atomic
-from advrl.errors import UserError
+from advrl.core.checkpoint import write_bytes_atomic
+from advrl.core.errors import UserError
 from advrl.gan.image_networks import stage_count
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

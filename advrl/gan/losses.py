@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from advrl.errors import UserError, did_you_mean
+from advrl.core.errors import UserError, did_you_mean
 
 # --- discriminator and generator sides ------------------------------------------------
 

@@ -42,10 +42,10 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from advrl.core.stats import batched_mean
 from advrl.gan.image_networks import Generator, generate
 from advrl.gan.images import ImageData
 from advrl.gan.oracle import OracleLSTM
-from advrl.stats import batched_mean
 
 EPSILON = 0.1
 """NLTK's SmoothingFunction().method1 epsilon: the count given to an order with no match."""

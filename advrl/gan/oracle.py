@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 
 GATES = ("i", "f", "o", "c")
 """Gate order of the fused weight matrices: input, forget, output, candidate."""

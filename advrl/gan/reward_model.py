@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from advrl.errors import UserError, did_you_mean
+from advrl.core.errors import UserError, did_you_mean
 from advrl.gan.losses import GANLoss, clip_weights, get_loss, gradient_penalty
 
 BCE_REWARDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

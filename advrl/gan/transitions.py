@@ -17,10 +17,10 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from advrl.checkpoint import load_checkpoint, save_checkpoint
-from advrl.errors import UserError
+from advrl.core.checkpoint import load_checkpoint, save_checkpoint
+from advrl.core.errors import UserError
+from advrl.core.modules import NatureCNN, is_image_space, mlp
 from advrl.gan.reward_model import RewardModel
-from advrl.modules import NatureCNN, is_image_space, mlp
 
 
 def pair_features(obs: np.ndarray, actions: np.ndarray, action_space: spaces.Space) -> torch.Tensor:

@@ -18,15 +18,15 @@ import gymnasium as gym
 
 from advrl.agents.bc import BCConfig
 from advrl.agents.rollout import OnPolicyAgent
-from advrl.config import config_from_overrides
-from advrl.demos import load_demos
+from advrl.core.config import config_from_overrides
+from advrl.core.demos import load_demos
+from advrl.core.errors import UserError
 from advrl.envs.make import EnvFactory
 from advrl.envs.seqgan import SeqGANEnv
-from advrl.errors import UserError
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
-from advrl.plugins.bc import BehaviourCloning
+from advrl.plugins.bc_pretrain import BehaviourCloning
 from advrl.plugins.gail import GAILConfig, LearnedRewardPlugin
-from advrl.plugins.seqgan import SeqGANRecipeConfig, SeqGANRecipePlugin
+from advrl.plugins.seqgan_recipe import SeqGANRecipeConfig, SeqGANRecipePlugin
 
 PRETRAIN_KINDS = ("bc",)
 

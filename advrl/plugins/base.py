@@ -24,8 +24,8 @@ import gymnasium as gym
 import torch
 
 from advrl.agents import Agent
+from advrl.core.logger import RunLogger
 from advrl.envs.make import EnvFactory
-from advrl.logger import RunLogger
 
 
 @dataclass

@@ -27,8 +27,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from advrl.demos import load_demos
-from advrl.errors import UserError
+from advrl.core.demos import load_demos
+from advrl.core.errors import UserError
+from advrl.core.stats import mean_metrics
 from advrl.gan.reward_model import RewardModel
 from advrl.gan.transitions import (
     feature_size,
@@ -38,7 +39,6 @@ from advrl.gan.transitions import (
     save_transition_reward_model,
 )
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
-from advrl.stats import mean_metrics
 
 
 @dataclass

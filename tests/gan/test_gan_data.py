@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 from advrl.gan import OracleLSTM, oracle_data, text_data
 
 COCO = Path(__file__).parents[2].parent / "shared" / "benchmarks" / "coco_captions"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 from advrl.gan import GAN_LOSSES, RewardModel, clip_weights, get_loss, gradient_penalty
 
 REAL = torch.tensor([0.0, 2.0])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 from advrl.gan import OracleLSTM, sample_from_logits
 from advrl.gan.oracle import NPZ_KEYS, block_width
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from advrl.errors import UserError
+from advrl.core.errors import UserError
 from advrl.gan import GAN_LOSSES, RewardModel, SequenceCNN, SequenceCNNConfig
 
 

@@ -1,0 +1,610 @@
+"""Side-by-side benchmarks of advrl's agents and Stable-Baselines3 on the same work.
+
+Each case trains our agent and its SB3 counterpart with the same hyperparameters, network
+sizes, number of envs and env steps, in one process, seed by seed, alternating between the
+two so that machine noise hits both alike. It reports the median over seeds of the final
+greedy return, the steps until the mean of the last 10 training episodes reaches the
+threshold, wall time and SPS, and the ratios ours / SB3.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from advrl.agents import get_algorithm
+from advrl.core.checkpoint import write_json_atomic
+from advrl.core.config import config_from_overrides
+from advrl.core.logger import RunLogger
+from advrl.core.seeding import seed_everything
+from advrl.envs.atari import atari_make_kwargs, is_atari_id
+from advrl.envs.make import make_vector_env, resolve_env
+from advrl.evaluation import evaluate
+from advrl.presets import find_preset
+from advrl.sweeps.aggregate import Aggregate, aggregate_scores, format_aggregate
+
+
+@dataclass
+class Case:
+    """One benchmark: our algorithm and SB3's equivalent on one env."""
+
+    name: str
+    env: str
+    total_steps: int
+    num_envs: int
+    threshold: float
+    algo: str
+    hp: dict[str, Any]
+    sb3_factory: Callable[[Any, int], Any] | None
+    """(vector env, seed) -> an SB3 model configured like ``hp``; None runs ours only."""
+    note: str = ""
+    evaluate: bool = True
+    """Measure the final greedy return (off for fixed-length speed runs)."""
+    max_seeds: int | None = None
+    """Run only the first this many seeds (long Atari runs)."""
+    extra: Callable[[], dict[str, tuple[float, float]]] | None = None
+    """Other measurements, metric -> (ours, SB3's), reported in a second table."""
+
+
+@dataclass
+class RunResult:
+    impl: str
+    seed: int
+    final_return: float | None
+    steps_to_threshold: int | None
+    wall_time_s: float
+    sps: float
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """(env step, raw episode return) of every training episode; kept out of the suite JSON."""
+
+
+@dataclass
+class CaseResult:
+    case: str
+    env: str
+    total_steps: int
+    threshold: float
+    runs: list[RunResult] = field(default_factory=list)
+    extra: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def reached(self, impl: str) -> str:
+        """How many seeds reached the threshold, as 'k/n'."""
+        runs = [r for r in self.runs if r.impl == impl]
+        return f"{sum(r.steps_to_threshold is not None for r in runs)}/{len(runs)}"
+
+    def median(self, impl: str, key: str) -> float | None:
+        """Median over the seeds that have a value (threshold steps: those that reached it)."""
+        values = self._values(impl, key)
+        return float(statistics.median(values)) if values else None
+
+    def mean(self, impl: str, key: str) -> float | None:
+        """Mean over the seeds that have a value: a failed seed shows here, not in the median."""
+        values = self._values(impl, key)
+        return float(statistics.fmean(values)) if values else None
+
+    def final_aggregates(self) -> dict[str, Aggregate]:
+        """Each implementation's final returns over seeds: IQM with rliable's 95% interval."""
+        scores = {impl: self._values(impl, "final_return") for impl in ("advrl", "sb3")}
+        return aggregate_scores(scores)
+
+    def _values(self, impl: str, key: str) -> list[float]:
+        values = [getattr(r, key) for r in self.runs if r.impl == impl]
+        return [v for v in values if v is not None]
+
+
+def steps_to_threshold(
+    curve: list[tuple[int, float]], threshold: float, window: int = 10
+) -> int | None:
+    """First step at which the mean return of the last ``window`` episodes reaches threshold."""
+    returns = [r for _, r in curve]
+    for i in range(window, len(curve) + 1):
+        if np.mean(returns[i - window : i]) >= threshold:
+            return curve[i - 1][0]
+    return None
+
+
+def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
+    seed_everything(seed)
+    algo_cls = get_algorithm(case.algo)
+    config = config_from_overrides(algo_cls.Config, case.hp, {}, case.algo)
+    factory = resolve_env(case.env)
+    envs = make_vector_env(factory, case.num_envs)
+    agent = algo_cls(
+        envs.single_observation_space, envs.single_action_space, config, torch.device("cpu")
+    )
+    with tempfile.TemporaryDirectory() as log_dir:
+        logger = RunLogger(Path(log_dir), case.total_steps)
+        start = time.perf_counter()
+        agent.learn(envs, case.total_steps, logger, seed=seed)
+        wall = time.perf_counter() - start
+        logger.close()
+    envs.close()
+    final = None
+    if case.evaluate:
+        final = float(evaluate(agent, factory, eval_episodes, seed=seed + 10_000).mean())
+    return RunResult(
+        "advrl",
+        seed,
+        final,
+        steps_to_threshold(logger.curve, case.threshold),
+        wall,
+        agent.global_step / wall,
+        logger.curve,
+    )
+
+
+def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    class Curve(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.curve: list[tuple[int, float]] = []
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.curve.append((self.num_timesteps, float(info["episode"]["r"])))
+            return True
+
+    assert case.sb3_factory is not None, f"{case.name} has no SB3 counterpart"
+    seed_everything(seed)
+    envs = _sb3_env(case.env, case.num_envs, seed)
+    model = case.sb3_factory(envs, seed)
+    curve = Curve()
+    start = time.perf_counter()
+    model.learn(case.total_steps, callback=curve)
+    wall = time.perf_counter() - start
+    final = None
+    if case.evaluate:
+        # Atari: SB3's own stack, whose Monitor sits under the AtariWrapper, so that
+        # evaluate_policy counts whole games (all lives) in raw score, as our evaluate does.
+        eval_env = (
+            _sb3_env(case.env, 1, seed + 10_000)
+            if is_atari_id(case.env)
+            else make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
+        )
+        returns, _ = evaluate_policy(
+            model,
+            eval_env,
+            n_eval_episodes=eval_episodes,
+            deterministic=True,
+            return_episode_rewards=True,
+        )
+        final = float(np.mean(returns))
+    return RunResult(
+        "sb3",
+        seed,
+        final,
+        steps_to_threshold(curve.curve, case.threshold),
+        wall,
+        model.num_timesteps / wall,
+        curve.curve,
+    )
+
+
+def _sb3_env(env_id: str, num_envs: int, seed: int) -> Any:
+    """SB3's own env stack: its AtariWrapper and frame stack for Atari, plain otherwise.
+
+    ``ALE/...-v5`` ids get ``frameskip=1`` as ours do, so that the AtariWrapper's frame skip
+    of 4 is the only one; their sticky actions (0.25) stay on, as in ours."""
+    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    if is_atari_id(env_id):
+        envs = make_atari_env(
+            env_id, n_envs=num_envs, seed=seed, env_kwargs=atari_make_kwargs(env_id)
+        )
+        return VecFrameStack(envs, n_stack=4)
+    return make_vec_env(env_id, n_envs=num_envs, seed=seed)
+
+
+def _reinforce_cases() -> list[Case]:
+    from stable_baselines3 import A2C
+
+    hp = {
+        "lr": 2e-3,
+        "n_steps": 256,
+        "gamma": 0.99,
+        "value_coef": 0.5,
+        "entropy_coef": 0.0,
+        "max_grad_norm": 0.5,
+        "normalize_advantage": True,
+        "hidden_sizes": (64, 64),
+    }
+
+    def sb3(envs: Any, seed: int) -> Any:
+        # A2C with lambda = 1, one Adam step per batch and normalised advantages is
+        # REINFORCE with a learned baseline: the same estimator and the same update.
+        return A2C(
+            "MlpPolicy",
+            envs,
+            learning_rate=hp["lr"],
+            n_steps=hp["n_steps"],
+            gamma=hp["gamma"],
+            gae_lambda=1.0,
+            vf_coef=hp["value_coef"],
+            ent_coef=hp["entropy_coef"],
+            max_grad_norm=hp["max_grad_norm"],
+            normalize_advantage=True,
+            use_rms_prop=False,
+            seed=seed,
+            device="cpu",
+            policy_kwargs={"net_arch": dict(pi=[64, 64], vf=[64, 64])},
+        )
+
+    # Threshold 300: a stochastic REINFORCE policy's training curve rarely averages 475
+    # within this budget for either library, so 300 is where learning speed shows.
+    case = Case(
+        name="reinforce-cartpole",
+        env="CartPole-v1",
+        total_steps=150_000,
+        num_envs=4,
+        threshold=300.0,
+        algo="reinforce",
+        hp=hp,
+        sb3_factory=sb3,
+        note="SB3 reference: A2C with gae_lambda=1, Adam, normalised advantages",
+    )
+    return [case]
+
+
+def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, int], Any]:
+    """SB3's PPO with our PPO's ``hp`` (linearly annealed learning rate, as ours)."""
+    from stable_baselines3 import PPO as SB3PPO
+
+    def make(envs: Any, seed: int) -> Any:
+        lr = hp["lr"]
+        return SB3PPO(
+            policy,
+            envs,
+            learning_rate=(lambda progress: progress * lr),
+            n_steps=hp["n_steps"],
+            batch_size=hp["batch_size"],
+            n_epochs=hp["n_epochs"],
+            gamma=hp["gamma"],
+            gae_lambda=hp["gae_lambda"],
+            clip_range=hp["clip_coef"],
+            clip_range_vf=hp["clip_coef"] if hp.get("clip_value_loss") else None,
+            ent_coef=hp["entropy_coef"],
+            vf_coef=hp.get("value_coef", 0.5),
+            max_grad_norm=hp.get("max_grad_norm", 0.5),
+            seed=seed,
+            device="cpu",
+            policy_kwargs={"net_arch": net_arch},
+        )
+
+    return make
+
+
+def _ppo_cases() -> list[Case]:
+    cartpole = dict(find_preset("ppo", "CartPole-v1").hp, hidden_sizes=(64, 64))
+    atari = find_preset("ppo", "PongNoFrameskip-v4").hp
+    return [
+        Case(
+            name="ppo-cartpole",
+            env="CartPole-v1",
+            total_steps=100_000,
+            num_envs=8,
+            threshold=475.0,
+            algo="ppo",
+            hp=cartpole,
+            sb3_factory=sb3_ppo(cartpole, "MlpPolicy", dict(pi=[64, 64], vf=[64, 64])),
+            note="rl-zoo's tuned CartPole PPO on both sides",
+        ),
+        Case(
+            name="ppo-pong-speed",
+            env="PongNoFrameskip-v4",
+            total_steps=10_240,
+            num_envs=8,
+            threshold=float("inf"),
+            algo="ppo",
+            hp=atari,
+            sb3_factory=sb3_ppo(atari, "CnnPolicy", []),
+            evaluate=False,
+            max_seeds=1,
+            note="fixed-length training-speed run with CleanRL's Atari PPO settings",
+        ),
+    ]
+
+
+def _dqn_cases() -> list[Case]:
+    from stable_baselines3 import DQN as SB3DQN
+
+    def sb3_dqn(hp: dict[str, Any], policy: str, net_arch: list[int]) -> Callable[[Any, int], Any]:
+        def make(envs: Any, seed: int) -> Any:
+            lr = hp["lr"]
+            return SB3DQN(
+                policy,
+                envs,
+                learning_rate=(lambda progress: progress * lr) if hp.get("anneal_lr") else lr,
+                buffer_size=hp["buffer_size"],
+                learning_starts=hp["learning_starts"],
+                batch_size=hp["batch_size"],
+                tau=hp.get("tau", 1.0),
+                gamma=hp["gamma"],
+                train_freq=hp["train_freq"],
+                gradient_steps=hp["gradient_steps"],
+                target_update_interval=hp["target_update_interval"],
+                exploration_fraction=hp["exploration_fraction"],
+                exploration_initial_eps=hp.get("exploration_initial_eps", 1.0),
+                exploration_final_eps=hp["exploration_final_eps"],
+                max_grad_norm=hp.get("max_grad_norm", 10.0),
+                seed=seed,
+                device="cpu",
+                policy_kwargs={"net_arch": net_arch},
+            )
+
+        return make
+
+    cartpole = find_preset("dqn", "CartPole-v1").hp
+    # A fixed-length speed run: the Nature settings with a 100k buffer, learning from 5k.
+    atari = dict(
+        find_preset("dqn", "PongNoFrameskip-v4").hp, buffer_size=100_000, learning_starts=5_000
+    )
+    return [
+        Case(
+            name="dqn-cartpole",
+            env="CartPole-v1",
+            total_steps=50_000,
+            num_envs=1,
+            threshold=475.0,
+            algo="dqn",
+            hp=cartpole,
+            sb3_factory=sb3_dqn(cartpole, "MlpPolicy", list(cartpole["hidden_sizes"])),
+            note="rl-zoo's tuned CartPole DQN on both sides",
+        ),
+        Case(
+            name="dqn-pong-speed",
+            env="PongNoFrameskip-v4",
+            total_steps=20_000,
+            num_envs=1,
+            threshold=float("inf"),
+            algo="dqn",
+            hp=atari,
+            sb3_factory=sb3_dqn(atari, "CnnPolicy", []),
+            evaluate=False,
+            max_seeds=1,
+            extra=_replay_bytes_per_transition,
+            note="fixed-length training-speed run with the Nature DQN settings",
+        ),
+    ]
+
+
+def _replay_bytes_per_transition() -> dict[str, tuple[float, float]]:
+    """Replay memory per transition for Atari's (4, 84, 84) stacks, ours vs SB3's buffer."""
+    import gymnasium as gym
+    from stable_baselines3.common.buffers import ReplayBuffer as SB3ReplayBuffer
+
+    from advrl.agents.replay import FrameStackReplayBuffer
+
+    space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    actions, n = gym.spaces.Discrete(18), 10_000
+    rng = np.random.default_rng(0)
+    ours = FrameStackReplayBuffer(n, space, actions, 1, torch.device("cpu"), rng).nbytes / n
+
+    def sb3(optimize: bool) -> float:
+        buffer = SB3ReplayBuffer(
+            n,
+            space,
+            actions,
+            "cpu",
+            optimize_memory_usage=optimize,
+            handle_timeout_termination=False,
+        )
+        arrays = [buffer.observations, buffer.actions, buffer.rewards, buffer.dones]
+        arrays += [buffer.timeouts] + ([] if optimize else [buffer.next_observations])
+        return sum(a.nbytes for a in arrays) / n
+
+    return {
+        "replay bytes/transition (SB3 optimize_memory_usage=True)": (ours, sb3(True)),
+        "replay bytes/transition (SB3 default)": (ours, sb3(False)),
+    }
+
+
+CLEANRL_DQN_BREAKOUT: dict[str, list[list[float]]] = {
+    "CleanRL dqn_atari.py, 1M steps, seeds 1 and 2 (HF model cards)": [
+        [1_000_000, 67.1],
+        [1_000_000, 102.0],
+    ],
+}
+"""CleanRL's published greedy scores of ``dqn_atari.py`` on BreakoutNoFrameskip-v4 after 1M
+steps (Hugging Face model cards ``sdpkjc/BreakoutNoFrameskip-v4-dqn_atari-seed1`` and
+``-seed2``: 67.1 ± 69.9 and 102.0 ± 67.7). No point nearer 500k steps is published outside
+wandb."""
+
+
+def _atari_learning_cases() -> list[Case]:
+    """Breakout learned on CPU: PPO against SB3's at 1M steps, our DQN alone at 500k.
+
+    DQN keeps the Nature preset (80k learning starts, target every 1000 steps) but spreads
+    epsilon's decay over 20% of the run, the same 100k steps as CleanRL's 1M-step run, so
+    its first 500k steps are comparable with CleanRL's published curve."""
+    ppo = find_preset("ppo", "ALE/Breakout-v5").hp
+    dqn = dict(find_preset("dqn", "ALE/Breakout-v5").hp, exploration_fraction=0.2)
+    return [
+        Case(
+            name="ppo-breakout",
+            env="ALE/Breakout-v5",
+            total_steps=1_000_000,
+            num_envs=8,
+            threshold=20.0,
+            algo="ppo",
+            hp=ppo,
+            sb3_factory=sb3_ppo(ppo, "CnnPolicy", []),
+            max_seeds=1,
+            note="CleanRL's Atari PPO settings on both sides; ours on ale-py's C++ vector env",
+        ),
+        Case(
+            name="dqn-breakout",
+            env="ALE/Breakout-v5",
+            total_steps=500_000,
+            num_envs=1,
+            threshold=20.0,
+            algo="dqn",
+            hp=dqn,
+            sb3_factory=None,
+            max_seeds=1,
+            note="Nature DQN preset, epsilon decayed over 100k steps; ours only",
+        ),
+    ]
+
+
+SUITES: dict[str, Callable[[], list[Case]]] = {
+    "reinforce": _reinforce_cases,
+    "ppo": _ppo_cases,
+    "dqn": _dqn_cases,
+    "atari-learning": _atari_learning_cases,
+}
+
+
+def suite_case_names(suite: str) -> list[str]:
+    """The names of ``suite``'s cases, for ``--cases``."""
+    return [case.name for case in SUITES[suite]()]
+
+
+def run_suite(
+    suite: str,
+    seeds: list[int],
+    eval_episodes: int = 10,
+    steps: int | None = None,
+    log: Callable[[str], None] = print,
+    cases: list[str] | None = None,
+) -> list[CaseResult]:
+    """Run every case of ``suite`` (or those named in ``cases``) for each seed, ours then
+    SB3's, and collect the results."""
+    results = []
+    for case in SUITES[suite]():
+        if cases is not None and case.name not in cases:
+            continue
+        if steps is not None:
+            case.total_steps = steps
+        result = CaseResult(case.name, case.env, case.total_steps, case.threshold)
+        if case.extra is not None:
+            result.extra = case.extra()
+        for seed in seeds[: case.max_seeds]:
+            for runner in (run_ours, run_sb3) if case.sb3_factory else (run_ours,):
+                run = runner(case, seed, eval_episodes)
+                result.runs.append(run)
+                final = "-" if run.final_return is None else f"{run.final_return:.2f}"
+                log(
+                    f"  {case.name} seed {seed} {run.impl:5s}: return {final:>8}  "
+                    f"to-threshold {run.steps_to_threshold}  {run.wall_time_s:6.1f}s  "
+                    f"{run.sps:8.0f} SPS"
+                )
+        results.append(result)
+    return results
+
+
+def format_table(results: list[CaseResult]) -> str:
+    """A markdown table of medians over seeds with ours / SB3 ratios."""
+    header = (
+        "| case | steps | impl | final return (mean) | final return IQM [95% CI] "
+        "| steps to threshold (seeds reaching) | wall time (s) | SPS |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    rows = [header]
+
+    def fmt(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    for r in results:
+        aggregates = r.final_aggregates()
+        for impl in sorted({run.impl for run in r.runs}):
+            interval = format_aggregate(aggregates[impl]) if impl in aggregates else "-"
+            rows.append(
+                f"| {r.case} | {r.total_steps:,} | {impl} | "
+                f"{fmt(r.median(impl, 'final_return'))} ({fmt(r.mean(impl, 'final_return'))}) | "
+                f"{interval} | "
+                f"{fmt(r.median(impl, 'steps_to_threshold'), 0)} ({r.reached(impl)}) | "
+                f"{fmt(r.median(impl, 'wall_time_s'))} | "
+                f"{fmt(r.median(impl, 'sps'), 0)} |"
+            )
+        if "sb3" not in {run.impl for run in r.runs}:  # ours only: no ratio
+            continue
+        ratio = {
+            k: _ratio(r.median("advrl", k), r.median("sb3", k))
+            for k in ("final_return", "steps_to_threshold", "wall_time_s", "sps")
+        }
+        rows.append(
+            f"| {r.case} | | **ours/SB3** | {fmt(ratio['final_return'], 2)} | | "
+            f"{fmt(ratio['steps_to_threshold'], 2)} | {fmt(ratio['wall_time_s'], 2)} | "
+            f"{fmt(ratio['sps'], 2)} |"
+        )
+    extras = [(r.case, name, *values) for r in results for name, values in r.extra.items()]
+    if extras:
+        rows += ["", "| case | metric | advrl | sb3 | ours/SB3 |", "|---|---|---|---|---|"]
+        for case, name, ours, sb3 in extras:
+            rows.append(f"| {case} | {name} | {ours:,.0f} | {sb3:,.0f} | {ours / sb3:.3f} |")
+    return "\n".join(rows)
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return None if ours is None or not theirs else ours / theirs
+
+
+def write_curves(
+    results: list[CaseResult],
+    directory: Path,
+    references: dict[str, list[list[float]]] | None = None,
+) -> None:
+    """Write every run's training curve and final greedy return to ``directory/curves.json``
+    ({"CASE IMPL seed N": {"episodic_return": [[step, return], ...], "eval_mean_return":
+    [[step, return]]}, ...}, with ``references`` under "references") and draw curves.png.
+    Curves of other cases already in the file stay."""
+    from advrl.core.curves import plot_learning_curves
+
+    runs: dict[str, dict[str, list[list[float]]]] = {}
+    ran = {result.case for result in results}
+    previous = directory / "curves.json"
+    if previous.exists():  # keep the curves of cases not run this time
+        for name, curve in json.loads(previous.read_text())["runs"].items():
+            if name.split(" ")[0] not in ran:
+                runs[name] = curve
+    for result in results:
+        for run in result.runs:
+            curve: dict[str, list[list[float]]] = {
+                "episodic_return": [[float(step), ret] for step, ret in run.curve]
+            }
+            if run.final_return is not None:
+                curve["eval_mean_return"] = [[float(result.total_steps), run.final_return]]
+            runs[f"{result.case} {run.impl} seed {run.seed}"] = curve
+    write_json_atomic(directory / "curves.json", {"runs": runs, "references": references or {}})
+    plot_learning_curves(runs, directory / "curves.png", references)
+
+
+def _without_curves(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: value for key, value in items if key != "curve"}
+
+
+def write_json(
+    results: list[CaseResult], path: Path, meta: dict[str, Any], merge: bool = False
+) -> None:
+    """Write the raw per-seed results with the run's metadata (also in each row, as
+    ``meta``), and each case's final-return IQM with its 95% interval per implementation
+    (``final_return_iqm``). ``merge`` keeps the rows of other cases already in ``path``, so
+    a suite's cases can run as separate commands into one file."""
+    rows = [
+        {
+            **asdict(r, dict_factory=_without_curves),
+            "final_return_iqm": {k: a.as_dict() for k, a in r.final_aggregates().items()},
+            "meta": meta,
+        }
+        for r in results
+    ]
+    if merge and path.exists():
+        ran = {r.case for r in results}
+        old = json.loads(path.read_text())
+        rows = [row for row in old["results"] if row["case"] not in ran] + rows
+    write_json_atomic(path, {"meta": meta, "results": rows})

@@ -1,0 +1,471 @@
+"""SeqGAN-v0 on the paper's oracle: MLE only, SeqGAN with REINFORCE, SeqGAN with PPO.
+
+One process, one seed: the generator is MLE pre-trained once and the discriminator
+pre-trained once; both adversarial runs then start from copies of those same two models,
+so the three rows differ only in what happened after MLE. Each row reports NLL-oracle,
+NLL-test (at temperature 1) and wall time; the paper's figures are printed beside them. A
+second table gives the Monte Carlo reward throughput of the env (B=64, N=16, T=20,
+V=5000).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from advrl.agents import get_algorithm
+from advrl.agents.bc import token_nll
+from advrl.benchmarks import SHARED_BENCHMARKS
+from advrl.core.config import config_from_overrides
+from advrl.core.device import has_mallopt, keep_freed_memory, resolve_device
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
+from advrl.core.seeding import seed_everything
+from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
+from advrl.gan.metrics import bleu, self_bleu
+from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig
+from advrl.presets import find_preset
+
+PAPER_ORACLE = SHARED_BENCHMARKS / "seqgan_oracle"
+PAPER_NLL_ORACLE = {"mle": 9.038, "seqgan_reinforce": 8.736}
+COCO = PAPER_ORACLE.parent / "coco_captions"
+TEXYGEN_COCO = {
+    "seqgan_reinforce": {
+        "bleu2": 0.745,
+        "bleu3": 0.498,
+        "bleu4": 0.294,
+        "bleu5": 0.180,
+        "self_bleu4": 0.670,
+    },
+    "training_set": {
+        "bleu2": 0.740,
+        "bleu3": 0.520,
+        "bleu4": 0.337,
+        "bleu5": 0.218,
+        "self_bleu4": 0.573,
+    },
+}
+"""Texygen's published COCO figures (geek-ai/Texygen docs/evaluation.md: BLEU "on test
+dataset", Self-BLEU on the generated text)."""
+
+
+BENCHMARK_STEPS = 64 * 64 * 20
+"""The seqgan suite's adversarial steps on the CPU preset (64 generator updates), kept when
+``make run``'s default was halved, so the suite's results stay comparable."""
+
+
+def _env_options(preset: str, oracle_params: str | None) -> dict[str, Any]:
+    options = dict(find_preset("ppo", "SeqGAN-v0", preset).env_kwargs)
+    if oracle_params:
+        options["oracle_params"] = oracle_params
+    return options
+
+
+def recipe_options(preset: str) -> SeqGANRecipeConfig:
+    """The preset's recipe options (MLE, D pre-training, evaluation)."""
+    return SeqGANRecipeConfig(**find_preset("ppo", "SeqGAN-v0", preset).recipe_kwargs)
+
+
+def run_seqgan_benchmark(
+    preset: str = "default",
+    seed: int = 1,
+    adversarial_steps: int | None = None,
+    device: str = "auto",
+    oracle_params: str | None = None,
+) -> dict[str, Any]:
+    """The three rows and the throughput figures, as a JSON-ready dict."""
+    torch_device = resolve_device(device)
+    if oracle_params is None and (PAPER_ORACLE / "target_params.npz").exists():
+        oracle_params = str(PAPER_ORACLE / "target_params.npz")
+    options = _env_options(preset, oracle_params)
+    options["device"] = str(torch_device)
+    config = SeqGANConfig(**options)
+    seed_everything(seed)
+    game = SequenceGame(config)
+
+    rows: dict[str, dict[str, Any]] = {}
+    mle_agent, _ = new_agent(game, "ppo", torch_device, preset)
+    recipe = SeqGANRecipe(game, mle_agent.policy, torch_device, recipe_options(preset))
+    start = time.perf_counter()
+    mle_losses = recipe.pretrain_mle(seed)
+    mle_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    d_metrics = recipe.pretrain_discriminator()
+    d_seconds = time.perf_counter() - start
+    rows["mle"] = {**_row(recipe), "wall_s": mle_seconds}
+    rows["mle"]["discriminator_pretrain_accuracy"] = d_metrics.get("accuracy")
+    rows["mle"] |= {"mle_epochs_run": len(mle_losses), "mle_best_epoch": recipe.best_epoch}
+    generator_state = copy.deepcopy(mle_agent.policy.logits_module().state_dict())
+    game_state = game.state_dict()
+
+    steps = adversarial_steps or (
+        BENCHMARK_STEPS
+        if preset == "default"
+        else find_preset("ppo", "SeqGAN-v0", preset).total_steps
+    )
+    for algo in ("reinforce", "ppo"):
+        start = time.perf_counter()
+        recipe = adversarial_run(
+            game, algo, generator_state, game_state, steps, seed, torch_device, preset
+        )
+        wall = time.perf_counter() - start
+        history = game.d_history
+        rows[f"seqgan_{algo}"] = {
+            **_row(recipe),
+            "wall_s": wall + mle_seconds + d_seconds,
+            "adversarial_s": wall,
+            "adversarial_steps": steps,
+            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+        }
+    result = {
+        "preset": preset,
+        "seed": seed,
+        "device": str(torch_device),
+        "oracle": oracle_params or f"random (seed {config.oracle_seed})",
+        "env_options": dataclasses.asdict(config),
+        "rows": rows,
+        "throughput": mc_throughput(torch_device),
+    }
+    if (COCO / "train.txt").exists():
+        result["coco"] = coco_rows(preset, seed, steps, torch_device)
+    return result
+
+
+def coco_rows(
+    preset: str, seed: int, steps: int, device: torch.device
+) -> dict[str, dict[str, Any]]:
+    """MLE and SeqGAN (REINFORCE) on COCO captions, with the training sentences scored the
+    same way (Texygen's protocol check): BLEU-2..5 of 500 generated sentences against all
+    10,000 test captions, Self-BLEU-4 of those 500, NLL-test."""
+    options = _env_options(preset, None)
+    options |= {"dataset": str(COCO / "train.txt"), "test_dataset": str(COCO / "test.txt")}
+    options["device"] = str(device)
+    seed_everything(seed)
+    game = SequenceGame(SeqGANConfig(**options))
+    agent, _ = new_agent(game, "reinforce", device, preset)
+    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
+    start = time.perf_counter()
+    recipe.pretrain_mle(seed)
+    recipe.pretrain_discriminator()
+    mle_seconds = time.perf_counter() - start
+    rows = {"mle": {**_text_row(recipe.metrics_of(recipe.sample(500))), "wall_s": mle_seconds}}
+    generator_state = copy.deepcopy(recipe.generator.state_dict())
+    start = time.perf_counter()
+    adversarial = adversarial_run(
+        game, "reinforce", generator_state, game.state_dict(), steps, seed, device, preset
+    )
+    rows["seqgan_reinforce"] = {
+        **_text_row(adversarial.metrics_of(adversarial.sample(500))),
+        "wall_s": time.perf_counter() - start + mle_seconds,
+    }
+    order = torch.randperm(len(game.data.train), generator=torch.Generator().manual_seed(seed))
+    real = game.data.tokens(game.data.train[order[:500]])
+    rows["training_set"] = {
+        **{f"bleu{k}": v for k, v in bleu(real, game.data.references(), n=(2, 3, 4, 5)).items()},
+        "self_bleu4": self_bleu(real, n=4),
+    }
+    return {"rows": rows, "seq_len": game.length, "texygen": TEXYGEN_COCO}
+
+
+def _text_row(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("nll_test", "bleu2", "bleu3", "bleu4", "bleu5", "self_bleu4", "samples")
+    return {key: metrics[key] for key in keys}
+
+
+def new_agent(
+    game: SequenceGame,
+    algo: str,
+    device: torch.device,
+    preset: str = "default",
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Any, int]:
+    """An ``algo`` agent for ``game`` with its SeqGAN-v0 preset (and the env's recommended
+    discount), ``overrides`` on top; and the preset's number of envs."""
+    found = find_preset(algo, "SeqGAN-v0", preset)
+    algo_cls = get_algorithm(algo)
+    env = SeqGANEnv(game=game)
+    hp = {**found.hp, **env.recommended_hp, **(overrides or {})}
+    config = config_from_overrides(algo_cls.Config, hp, {}, algo)
+    agent = algo_cls(env.observation_space, gym.spaces.Discrete(game.vocab_size), config, device)
+    return agent, found.num_envs
+
+
+def adversarial_run(
+    game: SequenceGame,
+    algo: str,
+    generator_state: dict[str, Any],
+    game_state: dict[str, Any],
+    steps: int,
+    seed: int,
+    device: torch.device,
+    preset: str = "default",
+    overrides: dict[str, Any] | None = None,
+    after_update: Callable[[SeqGANRecipe], None] | None = None,
+    wrap_envs: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] | None = None,
+) -> SeqGANRecipe:
+    """``steps`` of adversarial training by a fresh ``algo`` agent, starting from the given
+    generator weights and game state (discriminator, rollout policy); its recipe after.
+
+    ``after_update(recipe)`` runs after every agent update, once the rollout policy moved;
+    ``wrap_envs`` wraps the vector env the agent learns on (a control's reward, say).
+    """
+    seed_everything(seed)
+    agent, num_envs = new_agent(game, algo, device, preset, overrides)
+    agent.policy.logits_module().load_state_dict(generator_state)
+    game.load_state_dict(game_state, agent.policy.logits_module())
+    game.d_history.clear()
+    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
+    recipe.after_update()  # the rollout policy starts as the given generator
+
+    class SyncRollouts(LearnHooks):
+        def after_update(self, step: int) -> None:
+            recipe.after_update()
+            if after_update is not None:
+                after_update(recipe)
+
+    envs: gym.vector.VectorEnv = SeqGANVectorEnv(num_envs=num_envs, game=game)
+    if wrap_envs is not None:
+        envs = wrap_envs(envs)
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    with tempfile.TemporaryDirectory() as log_dir:
+        logger = RunLogger(Path(log_dir), steps)
+        agent.learn(envs, steps, logger, seed=seed, hooks=SyncRollouts())
+        logger.close()
+    return recipe
+
+
+def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
+    metrics = recipe.evaluate(sweep=True)
+    return {
+        "nll_oracle": metrics.get("nll_oracle"),
+        "nll_oracle_se": metrics.get("nll_oracle_se"),
+        "nll_test": metrics["nll_test"],
+        "bleu4": metrics["bleu4"],
+        "self_bleu4": metrics["self_bleu4"],
+        "temperature_sweep": metrics["temperature_sweep"],
+    }
+
+
+def _token_policy(envs: SeqGANVectorEnv, algo: str, device: torch.device) -> Any:
+    """A fresh ``algo`` agent's token policy for ``envs`` (the linear softmax head)."""
+    algo_cls = get_algorithm(algo)
+    config = config_from_overrides(algo_cls.Config, {"hidden_sizes": ()}, {}, algo)
+    return algo_cls(envs.single_observation_space, envs.single_action_space, config, device).policy
+
+
+def mc_throughput(
+    device: torch.device,
+    batch: int = 64,
+    n_rollouts: int = 16,
+    repeats: int = 3,
+    discriminator: str = "small",
+    stepwise: bool = True,
+) -> dict[str, Any]:
+    """Sequences the env completes and scores per second in rollout mode (B=64, N=16,
+    T=20, V=5000, an MLE-sized token LSTM rollout policy).
+
+    One whole episode of B sequences: T - 1 steps of B * N completions each, plus the B
+    finished sequences; the median of ``repeats`` episodes. ``stepwise=False`` hides the
+    policy's ``start``/``step`` so completions re-read the whole prefix at every token (the
+    O(T²) path, as before advrl read prefixes once).
+    """
+    config = SeqGANConfig(
+        n_train=64, n_test=64, n_rollouts=n_rollouts, d_every=0, discriminator=discriminator
+    )
+    config.device = str(device)
+    game = SequenceGame(config)
+    envs = SeqGANVectorEnv(num_envs=batch, game=game)
+    policy = _token_policy(envs, "ppo", device)
+    game.update_rollout_policy(policy.logits_module())
+    if not stepwise:
+        rollout = game.rollout_policy
+        game.set_rollout_policy(lambda obs: rollout(obs))
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(repeats):
+        envs.reset(seed=0)
+        start = time.perf_counter()
+        for _ in range(game.length):
+            envs.step(rng.integers(0, game.vocab_size, size=batch))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
+    scored = batch * n_rollouts * (game.length - 1) + batch
+    return {
+        "discriminator": discriminator,
+        "completion": "stepwise O(T)" if stepwise else "whole prefix O(T^2)",
+        "batch": batch,
+        "n_rollouts": n_rollouts,
+        "seq_len": game.length,
+        "vocab_size": game.vocab_size,
+        "episode_seconds": seconds,
+        "sequences_scored_per_s": scored / seconds,
+        "env_steps_per_s": batch * game.length / seconds,
+    }
+
+
+def mle_step_seconds(
+    device: torch.device, batch: int = 64, steps: int = 40, warmup: int = 5
+) -> float:
+    """Median seconds of one MLE step (teacher-forced cross-entropy, backward, clipped Adam)
+    of the 32/32 token LSTM on B=64 oracle sequences of T=20 tokens, V=5000."""
+    config = SeqGANConfig(n_train=batch * 8, n_test=64, d_every=0, device=str(device))
+    game = SequenceGame(config)
+    policy = _token_policy(SeqGANVectorEnv(num_envs=1, game=game), "reinforce", device)
+    params = list(policy.logits_module().parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    data = game.data.train.to(device)
+    times = []
+    for step in range(warmup + steps):
+        rows = data[(torch.arange(batch) + step * batch) % len(data)]
+        start = time.perf_counter()
+        loss = token_nll(policy, rows, game.start_id, game.eos_id).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[warmup:]))
+
+
+def allocator_comparison(device: torch.device, repeats: int = 3) -> dict[str, Any] | None:
+    """An MLE step and a Monte Carlo episode under glibc's own malloc settings, then with
+    ``keep_freed_memory``, in this process; None off glibc or on CUDA. Must run before
+    anything in the process calls ``keep_freed_memory`` (which cannot be undone: glibc's
+    adaptive thresholds stop adapting once set)."""
+    if device.type != "cpu" or not has_mallopt():
+        return None
+
+    def measure() -> dict[str, float]:
+        episode = mc_throughput(device, repeats=repeats)
+        return {
+            "mle_step_ms": 1e3 * mle_step_seconds(device),
+            "mc_episode_seconds": episode["episode_seconds"],
+        }
+
+    default = measure()
+    keep_freed_memory()
+    kept = measure()
+    result: dict[str, Any] = {"glibc_default": default, "keep_freed_memory": kept}
+    result["speedup"] = {
+        "mle_step": default["mle_step_ms"] / kept["mle_step_ms"],
+        "mc_episode": default["mc_episode_seconds"] / kept["mc_episode_seconds"],
+    }
+    return result
+
+
+def throughput_suite(device: torch.device, repeats: int = 3) -> dict[str, Any]:
+    """The ``seqgan-throughput`` suite: both completion paths with both discriminators, in
+    one process, and the new / old ratio of sequences per second for each discriminator;
+    first, on CPU, the allocator setting's effect (``allocator_comparison``)."""
+    allocator = allocator_comparison(device, repeats)
+    keep_freed_memory()
+    rows = [
+        mc_throughput(device, repeats=repeats, discriminator=name, stepwise=stepwise)
+        for name in ("small", "paper")
+        for stepwise in (False, True)
+    ]
+    ratios = {
+        rows[i]["discriminator"]: rows[i + 1]["sequences_scored_per_s"]
+        / rows[i]["sequences_scored_per_s"]
+        for i in (0, 2)
+    }
+    return {"device": str(device), "rows": rows, "speedup": ratios, "allocator": allocator}
+
+
+def format_throughput_table(result: dict[str, Any]) -> str:
+    """Markdown table of ``throughput_suite``'s result."""
+    lines = [
+        f"SeqGAN-v0 Monte Carlo rewards, B=64, N=16, T=20, V=5000, device {result['device']}",
+        "",
+        "| discriminator | completion | s per episode | sequences scored per s |",
+        "|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['discriminator']} | {row['completion']} | {row['episode_seconds']:.2f} | "
+            f"{row['sequences_scored_per_s']:,.0f} |"
+        )
+    lines += [
+        "",
+        "speedup (stepwise / whole prefix): "
+        + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in result["speedup"].items()),
+    ]
+    allocator = result.get("allocator")
+    if allocator:
+        lines += [
+            "",
+            "| malloc | MLE step ms (B=64) | s per episode (small D, stepwise) |",
+            "|---|---|---|",
+        ]
+        for name in ("glibc_default", "keep_freed_memory"):
+            row = allocator[name]
+            lines.append(f"| {name} | {row['mle_step_ms']:.1f} | {row['mc_episode_seconds']:.2f} |")
+        speed = allocator["speedup"]
+        lines.append(
+            f"| **speedup** | **{speed['mle_step']:.2f}x** | **{speed['mc_episode']:.2f}x** |"
+        )
+    return "\n".join(lines)
+
+
+def format_coco_table(coco: dict[str, Any]) -> str:
+    """Markdown table of ``coco_rows``, Texygen's published figures beside ours."""
+    lines = [
+        f"COCO captions (T={coco['seq_len']}): BLEU-2..5 of 500 sentences against the 10,000 "
+        "test captions, Self-BLEU-4 of the same 500; Texygen's published figure after each /",
+        "",
+        "| generator | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-5 | Self-BLEU-4 | NLL-test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in coco["rows"].items():
+        theirs = coco["texygen"].get(name, {})
+        cells = [
+            f"{row[key]:.3f}" + (f" / {theirs[key]:.3f}" if key in theirs else "")
+            for key in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu4")
+        ]
+        nll = f"{row['nll_test']:.3f}" if "nll_test" in row else "-"
+        lines.append(f"| {name} | {' | '.join(cells)} | {nll} |")
+    return "\n".join(lines)
+
+
+def format_seqgan_table(result: dict[str, Any]) -> str:
+    """Markdown tables of ``run_seqgan_benchmark``'s result."""
+    lines = [
+        f"SeqGAN-v0, preset {result['preset']}, oracle {result['oracle']}, "
+        f"device {result['device']}, seed {result['seed']}",
+        "",
+        "| generator | NLL-oracle | NLL-test | BLEU-4 | Self-BLEU-4 | wall s | paper NLL-oracle |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    paper = {"mle": "9.038", "seqgan_reinforce": "8.736", "seqgan_ppo": "-"}
+    for name, row in result["rows"].items():
+        oracle = "-"
+        if row["nll_oracle"] is not None:
+            oracle = f"{row['nll_oracle']:.3f} ± {row['nll_oracle_se']:.3f}"
+        lines.append(
+            f"| {name} | {oracle} | {row['nll_test']:.3f} | {row['bleu4']:.3f} | "
+            f"{row['self_bleu4']:.3f} | {row['wall_s']:.0f} | {paper[name]} |"
+        )
+    if "coco" in result:
+        lines += ["", format_coco_table(result["coco"])]
+    t = result["throughput"]
+    lines += [
+        "",
+        f"Monte Carlo rewards (B={t['batch']}, N={t['n_rollouts']}, T={t['seq_len']}, "
+        f"V={t['vocab_size']}): {t['sequences_scored_per_s']:,.0f} sequences completed and "
+        f"scored per second ({t['env_steps_per_s']:,.0f} env steps/s; "
+        f"{t['episode_seconds']:.2f} s per episode of {t['batch']} sequences)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Expert demonstrations on disk: what ``record_demos.py`` writes, and GAIL and behaviour
+cloning read. An .npz of ``obs``, ``actions``, ``next_obs``, ``dones`` (episode ends) and
+``episode_returns``, read with ``allow_pickle=False`` so a file cannot run code."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from advrl.core.checkpoint import write_bytes_atomic
+from advrl.core.errors import UserError
+
+DEMO_KEYS = ("obs", "actions", "next_obs", "dones", "episode_returns")
+
+
+def load_demos(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a demonstrations file; a missing or malformed one is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"demonstrations file not found: {path}; make one with record_demos.py")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            demos = {key: np.array(npz[key]) for key in npz.files}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read demonstrations from {path} ({exc})") from None
+    missing = [key for key in DEMO_KEYS if key not in demos]
+    if missing or len(demos.get("obs", [])) == 0:
+        raise UserError(
+            f"{path} is not a demonstrations file (missing {', '.join(missing) or 'data'}); "
+            "make one with scripts/record_demos.py"
+        )
+    return demos
+
+
+def save_demos(path: Path, demos: dict[str, np.ndarray]) -> Path:
+    """Write ``demos`` as a compressed .npz, atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **demos)
+    return write_bytes_atomic(Path(path), buffer.getvalue())

@@ -1,0 +1,411 @@
+"""Train an image GAN: ``train_gan`` runs a DCGAN experiment and writes TensorBoard logs,
+sample grids, checkpoints and summary.json to its run dir.
+
+The parts live in ``advrl.gan``: the networks in ``image_networks``, the data and grids in
+``images``, the mode-collapse metric in ``metrics``; the discriminator side is a
+``RewardModel``, so any loss of ``GAN_LOSSES`` works. Both networks train with Adam, lr 2e-4,
+betas (0.5, 0.999) (Radford et al. 2016); WGAN-GP follows Gulrajani et al. 2017: betas
+(0.0, 0.9) and five critic steps per generator step (WGAN too). A conditional run draws its
+fakes with the labels of the real batch they are compared with, which keeps WGAN-GP's
+interpolated label planes one-hot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from advrl.core.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    write_json_atomic,
+)
+from advrl.core.device import keep_freed_memory, resolve_device
+from advrl.core.errors import UserError
+from advrl.core.logger import hparams_table
+from advrl.core.runs import check_new_run_dir, default_run_dir, resumed_run_dir
+from advrl.core.seeding import seed_everything
+from advrl.gan.image_networks import Generator, build_networks, generate, with_label_planes
+from advrl.gan.images import GRID_COLUMNS, image_grid, load_data, save_grid
+from advrl.gan.losses import get_loss
+from advrl.gan.metrics import (
+    COVERAGE_MIN_FRACTION,
+    ImageClassifier,
+    evaluate_generator,
+    evaluation_inputs,
+)
+from advrl.gan.reward_model import RewardModel
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@dataclass
+class DCGANConfig:
+    """Hyperparameters of the DCGAN; defaults follow Radford et al. 2016, scaled down."""
+
+    epochs: int = 30
+    """Passes over the training images."""
+    batch_size: int = 64
+    """Real images per discriminator step (the paper's 128 is over 10% of the digits)."""
+    latent_dim: int = 32
+    """Size of the generator's noise vector z ~ N(0, I) (the paper's 100 was for 64x64)."""
+    base_channels: int = 128
+    """Channels of the generator's first (2x2) feature map, halved at each up-sampling stage
+    (at least 16); the discriminator mirrors them."""
+    loss: str = "non_saturating"
+    """GAN loss: minimax, non_saturating, wgan, wgan_gp, least_squares or hinge."""
+    lr: float = 2e-4
+    """Adam learning rate of both networks."""
+    betas: tuple[float, float] | None = None
+    """Adam's betas; None is (0.5, 0.999) (the paper's), or (0.0, 0.9) for wgan_gp."""
+    d_steps: int | None = None
+    """Discriminator steps per generator step; None is 5 for wgan and wgan_gp, else 1."""
+    conditional: bool = False
+    """Condition both networks on the class label (needs labelled data)."""
+
+    def resolved_betas(self) -> tuple[float, float]:
+        if self.betas is not None:
+            return tuple(self.betas)  # type: ignore[return-value]
+        return (0.0, 0.9) if self.loss == "wgan_gp" else (0.5, 0.999)
+
+    def resolved_d_steps(self) -> int:
+        if self.d_steps is not None:
+            return self.d_steps
+        return 5 if self.loss in ("wgan", "wgan_gp") else 1
+
+    def validate(self) -> list[str]:
+        """Problems with these values, each naming the bad one; empty when all are valid."""
+        problems = []
+        for name in ("epochs", "batch_size", "latent_dim", "base_channels"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if self.d_steps is not None and self.d_steps < 1:
+            problems.append(f"d_steps must be >= 1, got {self.d_steps}")
+        if self.betas is not None and not all(0 <= b < 1 for b in self.betas):
+            problems.append(f"betas must be in [0, 1), got {self.betas}")
+        return problems
+
+
+@dataclass
+class GANSettings:
+    """One run of ``train_gan``: what to train on, where to write, and the hyperparameters."""
+
+    config: DCGANConfig = dataclasses.field(default_factory=DCGANConfig)
+    data: Path | None = None
+    """A folder of images; None is scikit-learn's digits."""
+    channels: int = 1
+    """1 (grayscale) or 3 (RGB), for folder data."""
+    image_size: int | None = None
+    """Side of the (square) images; None is 8 for the digits, 32 for a folder."""
+    seed: int = 1
+    device: str = "auto"
+    run_dir: Path | None = None
+    """Default runs/gan__{data}__{seed}__{time}."""
+    sample_every: int = 1
+    """Save a sample grid every this many epochs (and after the last)."""
+    checkpoint_every: int = 0
+    """Checkpoint every this many epochs; 0 is only at the end."""
+    resume: Path | None = None
+    """Continue from this checkpoint (``config.epochs`` is the new total)."""
+
+
+# --- planning and resume ------------------------------------------------------------------
+
+_RESUMABLE = {"epochs"}
+
+
+def _plan(settings: GANSettings) -> tuple[GANSettings, dict[str, Any] | None]:
+    """Settings with the checkpoint's run filled in when resuming, and the checkpoint."""
+    if settings.resume is None:
+        problems = settings.config.validate()
+        if problems:
+            raise UserError(f"invalid GAN settings: {'; '.join(problems)}")
+        if settings.sample_every < 1 or settings.checkpoint_every < 0:
+            raise UserError("--sample-every must be >= 1 and --checkpoint-every >= 0")
+        get_loss(settings.config.loss)
+        return settings, None
+    checkpoint = load_checkpoint(settings.resume)
+    if "generator" not in checkpoint or "gan_run" not in checkpoint:
+        raise UserError(
+            f"checkpoint {str(settings.resume)!r} is not a train_gan.py checkpoint; pass a "
+            "file under <run_dir>/checkpoints/ of a GAN run"
+        )
+    run = checkpoint["gan_run"]
+    saved = DCGANConfig(**checkpoint["config"])
+    for f in dataclasses.fields(DCGANConfig):
+        given = getattr(settings.config, f.name)
+        if f.name not in _RESUMABLE and given != f.default and given != getattr(saved, f.name):
+            raise UserError(
+                f"{f.name}={given!r} differs from the checkpoint's {getattr(saved, f.name)!r}; "
+                "only --epochs may change when resuming"
+            )
+    if settings.config.epochs <= checkpoint["epoch"]:
+        raise UserError(
+            f"the checkpoint has trained {checkpoint['epoch']} epochs already; pass a larger "
+            "--epochs (the new total) to continue"
+        )
+    resumed = dataclasses.replace(
+        settings,
+        config=dataclasses.replace(saved, epochs=settings.config.epochs),
+        data=Path(run["data"]) if run["data"] else None,
+        channels=run["channels"],
+        image_size=run["image_size"],
+        seed=run["seed"],
+        run_dir=resumed_run_dir(settings.run_dir, run["run_dir"], settings.resume),
+    )
+    return resumed, checkpoint
+
+
+# --- the two steps of a batch -------------------------------------------------------------
+
+
+@dataclass
+class _Steps:
+    """A batch's discriminator step and generator step, on fresh latents from ``noise``."""
+
+    generator: Generator
+    reward_model: RewardModel
+    g_optimizer: torch.optim.Optimizer
+    noise: torch.Generator
+    """CPU generator of the latents (reproducible on any device)."""
+    latent_dim: int
+    label_planes: int
+    """Classes appended to the discriminator's input; 0 when unconditional."""
+    device: torch.device
+
+    def _z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, generator=self.noise).to(self.device)  # (n, L)
+
+    def _d_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return x if y is None else with_label_planes(x, y, self.label_planes)
+
+    def discriminator(self, real_x: torch.Tensor, real_y: torch.Tensor | None) -> dict[str, float]:
+        """One reward-model update: the real batch against as many fakes, with its labels."""
+        with torch.no_grad():
+            fake_x = self.generator(self._z(len(real_x)), real_y)
+        return self.reward_model.update(
+            self._d_input(real_x, real_y), self._d_input(fake_x, real_y)
+        )
+
+    def generator_step(self, n: int, labels: torch.Tensor | None) -> float:
+        """One Adam step on the generator's loss for ``n`` fakes, through D as it is now."""
+        fake_x = self.generator(self._z(n), labels)
+        g_loss = self.reward_model.generator_loss(self._d_input(fake_x, labels))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        return g_loss.item()
+
+
+def _batches(
+    images: torch.Tensor, labels: torch.Tensor | None, batch_size: int, shuffle: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """One shuffled epoch of full batches: (B, C, H, W) images and (B,) labels or None."""
+    order = torch.randperm(len(images), generator=shuffle).to(images.device)
+    for start in range(0, len(images) - batch_size + 1, batch_size):
+        index = order[start : start + batch_size]
+        yield images[index], None if labels is None else labels[index]
+
+
+def _epoch_means(d_metrics: list[dict[str, float]], g_losses: list[float]) -> dict[str, float]:
+    """Means over an epoch's steps, the discriminator's ``loss`` renamed ``d_loss``."""
+    means = {key: sum(m[key] for m in d_metrics) / len(d_metrics) for key in d_metrics[0]}
+    if g_losses:
+        means["g_loss"] = sum(g_losses) / len(g_losses)
+    means["d_loss"] = means.pop("loss")
+    return means
+
+
+def _grid_inputs(
+    latent_dim: int, n_classes: int, conditional: bool, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Fixed latents of the sample grid: one row per class when conditional, the same latent
+    down each column; otherwise 10 x 10 different latents."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    rows = n_classes if conditional else GRID_COLUMNS
+    columns_z = torch.randn(GRID_COLUMNS, latent_dim, generator=gen)  # (10, L)
+    if conditional:
+        return columns_z.repeat(rows, 1), torch.arange(rows).repeat_interleave(GRID_COLUMNS)
+    return torch.randn(rows * GRID_COLUMNS, latent_dim, generator=gen), None
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def train_gan(
+    settings: GANSettings, on_epoch: Callable[[int, dict[str, float]], None] | None = None
+) -> dict[str, Any]:
+    """Train a DCGAN as ``settings`` say and return the summary written to summary.json.
+
+    ``on_epoch(epoch, metrics)`` is called after each epoch (for progress lines).
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    start_time = time.perf_counter()
+    keep_freed_memory()
+    settings, checkpoint = _plan(settings)
+    config, seed, conditional = settings.config, settings.seed, settings.config.conditional
+    device = resolve_device(settings.device)
+    data = load_data(settings.data, settings.channels, settings.image_size)
+    if conditional and data.labels is None:
+        raise UserError(
+            "--conditional needs classes: put each class's images in its own subfolder of --data"
+        )
+    _, channels, image_size, _ = data.images.shape
+    if checkpoint is None:
+        run_dir = Path(settings.run_dir or default_run_dir("gan", data.name, seed))
+        check_new_run_dir(run_dir)
+    else:
+        run_dir = Path(settings.run_dir)  # type: ignore[arg-type]
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(seed)
+    n_classes = data.n_classes
+    generator, discriminator = build_networks(config, channels, image_size, n_classes)
+    generator.to(device)
+    discriminator.to(device)
+    betas = config.resolved_betas()
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
+    reward_model = RewardModel(discriminator, config.loss, lr=config.lr, betas=betas)
+    classifier = ImageClassifier(data, seed) if data.labels is not None else None
+    grid_z, grid_labels = _grid_inputs(config.latent_dim, n_classes, conditional, seed)
+    eval_z, eval_labels = evaluation_inputs(config.latent_dim, n_classes, conditional, seed)
+
+    # Shuffling and latents come from their own generators, so CPU runs are reproducible.
+    shuffle_gen = torch.Generator().manual_seed(seed + 3)
+    noise_gen = torch.Generator().manual_seed(seed + 4)
+    start_epoch, samples_written = 0, 0
+    history: dict[str, Any] = {}
+    if checkpoint is not None:
+        generator.load_state_dict(checkpoint["generator"])
+        g_optimizer.load_state_dict(checkpoint["generator_optimizer"])
+        reward_model.load_state_dict(checkpoint["reward_model"])
+        shuffle_gen.set_state(checkpoint["shuffle_rng"])
+        noise_gen.set_state(checkpoint["noise_rng"])
+        set_rng_state(checkpoint["rng"])
+        start_epoch, samples_written = checkpoint["epoch"], checkpoint["samples_written"]
+        history = checkpoint["history"]
+
+    steps = _Steps(
+        generator,
+        reward_model,
+        g_optimizer,
+        noise_gen,
+        config.latent_dim,
+        n_classes if conditional else 0,
+        device,
+    )
+    images = data.images.to(device)
+    labels = data.labels.to(device) if conditional else None  # type: ignore[union-attr]
+    batch_size = min(config.batch_size, len(images))
+    d_steps = config.resolved_d_steps()
+    run_meta = {
+        "data": str(Path(settings.data).resolve()) if settings.data else None,
+        "channels": channels,
+        "image_size": image_size,
+        "seed": seed,
+        "run_dir": str(run_dir),
+    }
+    writer = SummaryWriter(str(run_dir), purge_step=start_epoch or None)
+    if checkpoint is None:
+        hparams = {**run_meta, **dataclasses.asdict(config), "device": str(device)}
+        writer.add_text("hyperparameters", hparams_table(hparams), 0)
+
+    def evaluate_now(epoch: int) -> dict[str, float]:
+        if classifier is None:
+            return {}
+        metrics = evaluate_generator(generator, classifier, eval_z, eval_labels)
+        for key, value in metrics.items():
+            writer.add_scalar(f"eval/{key}", value, epoch)
+        return metrics
+
+    def write_samples(epoch: int) -> Path:
+        nonlocal samples_written
+        samples_written += 1
+        grid = image_grid(generate(generator, grid_z, grid_labels))
+        writer.add_image("samples", grid, epoch, dataformats="HWC")
+        path = run_dir / f"generated-images-{samples_written:04d}.png"
+        return save_grid(grid, path, image_side=image_size)
+
+    def save(name: str, epoch: int) -> Path:
+        return save_checkpoint(
+            run_dir / "checkpoints" / name,
+            {
+                "gan_run": run_meta,
+                "config": dataclasses.asdict(config),
+                "epoch": epoch,
+                "samples_written": samples_written,
+                "history": history,
+                "generator": generator.state_dict(),
+                "generator_optimizer": g_optimizer.state_dict(),
+                "reward_model": reward_model.state_dict(),
+                "shuffle_rng": shuffle_gen.get_state(),
+                "noise_rng": noise_gen.get_state(),
+                "rng": rng_state(),
+            },
+        )
+
+    if checkpoint is None:
+        history["initial"] = evaluate_now(0)
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        d_metrics: list[dict[str, float]] = []
+        g_losses: list[float] = []
+        for real_x, real_y in _batches(images, labels, batch_size, shuffle_gen):
+            d_metrics.append(steps.discriminator(real_x, real_y))
+            if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
+                g_losses.append(steps.generator_step(batch_size, real_y))
+        epoch_metrics = _epoch_means(d_metrics, g_losses)
+        for key, value in epoch_metrics.items():
+            writer.add_scalar(f"gan/{key}", value, epoch)
+        if epoch % settings.sample_every == 0 or epoch == config.epochs:
+            write_samples(epoch)
+            epoch_metrics |= evaluate_now(epoch)
+        if settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
+            save(f"epoch_{epoch:04d}.pt", epoch)
+        history["final"] = epoch_metrics
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_metrics)
+    final_path = save("final.pt", config.epochs)
+    final = history.get("final", {})
+    if "class_coverage" not in final:
+        final |= evaluate_now(config.epochs)
+    writer.close()
+
+    summary: dict[str, Any] = {
+        "data": run_meta["data"] or "digits",
+        "seed": seed,
+        "epochs": config.epochs,
+        "device": str(device),
+        "image_shape": [channels, image_size, image_size],
+        "n_classes": n_classes,
+        "hyperparameters": dataclasses.asdict(config),
+        **final,
+    }
+    if classifier is not None:
+        summary |= {
+            "classifier_accuracy": classifier.accuracy,
+            "coverage_min_fraction": COVERAGE_MIN_FRACTION,
+            "eval_samples": len(eval_z),
+            "initial": history.get("initial", {}),
+        }
+    summary |= {
+        "samples": [
+            str(run_dir / f"generated-images-{i:04d}.png") for i in range(1, samples_written + 1)
+        ],
+        "checkpoint": str(final_path),
+        "run_dir": str(run_dir),
+        "resumed_from": str(settings.resume) if settings.resume else None,
+        "wall_time_s": time.perf_counter() - start_time,
+    }
+    write_json_atomic(run_dir / "summary.json", summary)
+    return summary

@@ -1,0 +1,498 @@
+"""SeqGAN's recipe around any advrl policy-gradient agent on SeqGAN-v0 (Yu et al. 2017).
+
+1. MLE pre-training: the agent's token policy learns the real sequences by teacher-forced
+   cross-entropy, which is behaviour cloning on sequence data (``advrl.agents.bc``).
+2. Discriminator pre-training: real sequences against samples of the MLE generator.
+3. Adversarial training: the agent's own ``learn`` on the discriminator's reward, with the
+   env training the discriminator on its schedule; after every agent update the env's
+   delayed rollout policy moves towards the agent's.
+
+Generation metrics (``SeqGANRecipe.evaluate``): NLL-oracle (oracle data only), NLL-test,
+BLEU-2..5 against held-out data, Self-BLEU-4, mean discriminator reward, a temperature sweep
+and a few samples as text. ``SeqGANRecipePlugin`` runs all of it inside ``advrl.train``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from advrl.agents.bc import BCConfig, counted_tokens, fit_likelihood, sequence_nll, token_nll
+from advrl.agents.networks import ActorCritic
+from advrl.core.checkpoint import save_tensors_atomic
+from advrl.envs.seqgan import MEMORISATION_KEYS, SequenceGame
+from advrl.gan.density_ratio import importance_log_z, reweighted_nll
+from advrl.gan.frontier import frontier_gap, plot_frontier
+from advrl.gan.metrics import bleu, self_bleu, temperature_sweep
+from advrl.plugins.base import DiscriminatorLog, Plugin, Run
+
+SWEEP_TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+"""Temperatures of every sweep: dense below 1, where MLE's frontier trades diversity for quality."""
+KL_REFERENCES = ("start", "refresh")
+BLEU_HYPOTHESES = 500
+"""Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
+
+
+@dataclass
+class SeqGANRecipeConfig:
+    """Options of SeqGAN's recipe (``--recipe-kwargs``): MLE, D pre-training, evaluation."""
+
+    mle_epochs: int = 20
+    """Epochs of MLE pre-training of the agent's policy (paper: 120)."""
+    mle_lr: float = 1e-2
+    """Adam learning rate of MLE pre-training (SeqGAN: 1e-2)."""
+    mle_batch_size: int = 64
+    """Sequences per MLE step (SeqGAN: 64)."""
+    mle_patience: int = 2
+    """Early stopping: MLE ends after this many epochs without a better validation NLL and
+    keeps the best epoch's weights; 0 trains all ``mle_epochs`` on all data (SeqGAN)."""
+    mle_val_fraction: float = 0.1
+    """Share of the training sequences held out of MLE as its validation set (patience > 0)."""
+    mle_dropout: float = 0.0
+    """Variational dropout of the token LSTM's inputs and outputs during MLE (SeqGAN: 0).
+    Acting and every likelihood the metrics report never drop units."""
+    d_pretrain_rounds: int = 20
+    """Discriminator pre-training rounds after MLE (SeqGAN: 50, each of 3 epochs). 20 is
+    where the held-out-vs-fresh AUC levels off on data seed 1
+    (``advrl/benchmarks/seqgan_memorisation.py --schedule pretrain``); 6 left it near chance."""
+    eval_samples: int = 10_000
+    """Generated sequences scored for NLL-oracle (SeqGAN: 10,000)."""
+    eval_every: int = 0
+    """Env steps between evaluations during adversarial training; 0: start and end only."""
+    kl_reference: str = "start"
+    """With the agent's ``kl_coef`` > 0, what its KL anchor's reference is: start (the
+    generator adversarial training starts from, the density ratio's p_ref) or refresh (the
+    current policy after every discriminator phase: a trust-region GAN)."""
+
+    def validate(self) -> list[str]:
+        """Problems with these values, each naming the bad one; empty when all are valid."""
+        problems = [
+            f"{name} must be >= 0, got {getattr(self, name)}"
+            for name in ("mle_epochs", "mle_patience", "d_pretrain_rounds", "eval_every")
+            if getattr(self, name) < 0
+        ]
+        problems += [
+            f"{name} must be >= 1, got {getattr(self, name)}"
+            for name in ("mle_batch_size", "eval_samples")
+            if getattr(self, name) < 1
+        ]
+        if self.mle_patience and not 0.0 < self.mle_val_fraction < 1.0:
+            problems.append(f"mle_val_fraction must be in (0, 1), got {self.mle_val_fraction}")
+        if self.kl_reference not in KL_REFERENCES:
+            problems.append(
+                f"kl_reference must be one of {KL_REFERENCES}, got {self.kl_reference!r}"
+            )
+        if self.mle_lr <= 0:
+            problems.append(f"mle_lr must be > 0, got {self.mle_lr}")
+        if not 0.0 <= self.mle_dropout < 1.0:
+            problems.append(f"mle_dropout must be in [0, 1), got {self.mle_dropout}")
+        return problems
+
+    def mle(self) -> BCConfig:
+        """MLE as behaviour cloning's options (SeqGAN's generator clips gradients at 5)."""
+        return BCConfig(
+            epochs=self.mle_epochs,
+            lr=self.mle_lr,
+            batch_size=self.mle_batch_size,
+            patience=self.mle_patience,
+            val_fraction=self.mle_val_fraction,
+            max_grad_norm=5.0,
+        )
+
+
+class Tempered(nn.Module):
+    """A logits module with its logits divided by a temperature."""
+
+    def __init__(self, module: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.module, self.temperature = module, temperature
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.module(obs) / self.temperature
+
+    def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        logits, state = self.module.start(obs)
+        return logits / self.temperature, state
+
+    def step(
+        self, tokens: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        logits, state = self.module.step(tokens, state)
+        return logits / self.temperature, state
+
+
+class SeqGANRecipe:
+    """Pre-training, the rollout-policy sync and the metrics of one SeqGAN-v0 run."""
+
+    def __init__(
+        self,
+        game: SequenceGame,
+        policy: ActorCritic,
+        device: torch.device,
+        config: SeqGANRecipeConfig | None = None,
+    ) -> None:
+        self.game, self.policy, self.device = game, policy, device
+        self.config = config or SeqGANRecipeConfig()
+        self.generator = policy.logits_module()
+        self.validation = game.data.train[:0]
+        """MLE's held-out validation sequences (set by ``pretrain_mle``)."""
+        self.val_nll: list[float] = []
+        """Validation NLL after each MLE epoch."""
+        self.best_epoch = 0
+        """The MLE epoch whose weights were kept."""
+
+    # --- 1 and 2: pre-training ----------------------------------------------------------
+
+    def pretrain_mle(self, seed: int, log: Any = None) -> list[float]:
+        """Teacher-forced cross-entropy for up to ``mle_epochs``; the mean loss of each epoch.
+
+        Behaviour cloning on the real sequences (``fit_likelihood``). With ``mle_patience``
+        > 0 a seeded ``mle_val_fraction`` of them is held out and the best epoch is kept:
+        MLE over-fits 10,000 oracle sequences within a few epochs, lowering NLL-oracle by
+        sharpening the model while NLL-test rises, which no adversarial phase should be
+        credited with undoing or blamed for.
+        """
+        game, dropout = self.game, self.config.mle_dropout
+
+        def nll(sequences: torch.Tensor) -> torch.Tensor:
+            return token_nll(self.policy, sequences, game.start_id, game.eos_id, dropout)
+
+        data = game.data.train.to(self.device)
+        fit = fit_likelihood(self.generator, nll, data, self.config.mle(), seed, log)
+        self.validation, self.val_nll, self.best_epoch = fit.validation, fit.val_nll, fit.best_epoch
+        return fit.losses
+
+    def pretrain_discriminator(self) -> dict[str, float]:
+        """``d_pretrain_rounds`` rounds against the (MLE) generator's samples; none when
+        the env loaded a trained discriminator (``discriminator_path``).
+
+        This first ``update_rollout_policy`` call also makes the rollout policy a copy of
+        the pre-trained generator, as SeqGAN starts it.
+        """
+        self.game.update_rollout_policy(self.generator)
+        if self.game.config.discriminator_path:
+            return {}  # a loaded discriminator is trained already (and may be frozen)
+        rounds = self.config.d_pretrain_rounds
+        return self.game.train_discriminator(rounds) if rounds else {}
+
+    # --- 3: adversarial training --------------------------------------------------------
+
+    def after_update(self) -> None:
+        """Move the rollout policy towards the agent's (SeqGAN's delayed copy)."""
+        self.game.update_rollout_policy(self.generator)
+
+    # --- metrics ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` sequences from the agent's policy (eval mode) at ``temperature``."""
+        module = self.generator if temperature == 1.0 else Tempered(self.generator, temperature)
+        return self.game.generate(module, n)
+
+    @torch.no_grad()
+    def nll_test(self, temperature: float = 1.0) -> float:
+        """The generator's mean per-token NLL of the held-out sequences."""
+        return self.nll_test_at((temperature,))[temperature]
+
+    def nll_test_at(self, temperatures: Iterable[float]) -> dict[float, float]:
+        """NLL-test at each temperature (one pass over the held-out set)."""
+        return self.nll_at(self.game.data.test, temperatures)
+
+    @torch.no_grad()
+    def nll_at(
+        self, sequences: torch.Tensor, temperatures: Iterable[float], batch_size: int = 500
+    ) -> dict[float, float]:
+        """The generator's mean per-token NLL of ``sequences`` at each temperature, from
+        one pass over them (at V=5000 the logits cost as much as the loss, so a sweep
+        shares them)."""
+        sequences = sequences.to(self.device)
+        totals = dict.fromkeys(temperatures, 0.0)
+        for batch in sequences.split(batch_size):
+            logits = self.policy.teacher_forced_logits(batch, self.game.start_id)
+            for tau in totals:
+                nll = sequence_nll(logits if tau == 1.0 else logits / tau, batch, self.game.eos_id)
+                totals[tau] += float(nll.double().sum())
+        return {tau: total / max(len(sequences), 1) for tau, total in totals.items()}
+
+    @torch.no_grad()
+    def sequence_log_probs(
+        self, sequences: torch.Tensor, batch_size: int = 500
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(x) of whole sequences under the generator, and their token counts (B,)."""
+        log_probs, lengths = [], []
+        for batch in sequences.to(self.device).split(batch_size):
+            logits = self.policy.teacher_forced_logits(batch, self.game.start_id)
+            counted = counted_tokens(batch, self.game.eos_id).sum(1)
+            nll = sequence_nll(logits, batch, self.game.eos_id)
+            log_probs.append(-(nll.double() * counted))
+            lengths.append(counted)
+        return torch.cat(log_probs), torch.cat(lengths)
+
+    @torch.no_grad()
+    def density_ratio_ceiling(self, n: int) -> dict[str, float]:
+        """NLL-test of the reweighted model p_ref * exp(logit D) / Z, p_ref the generator
+        now and Z estimated from ``n`` of its samples (``advrl.gan.density_ratio``): what
+        a policy on D's logit reward with beta = 1 could reach if D were optimal."""
+        scores = self.game.reward_model.scores
+        log_z, ess = importance_log_z(scores(self.sample(n)))
+        test = self.game.data.test
+        log_p, lengths = self.sequence_log_probs(test)
+        ceiling = reweighted_nll(log_p, scores(test).double(), lengths, log_z)
+        return {
+            "ceiling_nll_test": ceiling,
+            "reference_nll_test": float((-log_p / lengths).mean()),
+            "log_z": log_z,
+            "effective_samples": ess,
+            "samples": n,
+        }
+
+    @torch.no_grad()
+    def nll_oracle(self, samples: torch.Tensor) -> dict[str, float]:
+        """The oracle's mean per-token NLL of ``samples`` and its standard error."""
+        per_sequence = self.game.oracle.nll(samples.to(self.game.device))
+        se = per_sequence.std() / len(per_sequence) ** 0.5 if len(per_sequence) > 1 else 0.0
+        return {"nll_oracle": per_sequence.mean().item(), "nll_oracle_se": float(se)}
+
+    @torch.no_grad()
+    def oracle_nll_of_test(self) -> float:
+        """The oracle's NLL of its own held-out samples: the frontier's ideal point."""
+        return self.game.oracle.nll(self.game.data.test.to(self.game.device)).mean().item()
+
+    def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
+        """Generation metrics of the agent's policy now; see the module docstring."""
+        start = time.perf_counter()
+        n = n_samples or self.config.eval_samples
+        curve = self.temperature_sweep(min(n, 2000)) if sweep else None
+        at_one = [row["nll_test"] for row in curve or () if row["temperature"] == 1.0]
+        metrics = self.metrics_of(self.sample(n), nll_test=at_one[0] if at_one else None)
+        if curve is not None:
+            metrics["temperature_sweep"] = curve
+        metrics["eval_seconds"] = time.perf_counter() - start
+        return metrics
+
+    def metrics_of(
+        self, samples: torch.Tensor, temperature: float = 1.0, nll_test: float | None = None
+    ) -> dict[str, Any]:
+        """The metrics of ``samples`` drawn at ``temperature`` (NLL-test is taken there,
+        unless given)."""
+        game = self.game
+        if nll_test is None:
+            nll_test = self.nll_test(temperature)
+        metrics: dict[str, Any] = {"nll_test": nll_test}
+        if game.oracle is not None:
+            metrics |= self.nll_oracle(samples)
+        metrics["mean_reward"] = float(game.score(samples[:2000]).mean())
+        hypotheses = game.data.tokens(samples[:BLEU_HYPOTHESES])
+        references = game.data.references()
+        scores = bleu(hypotheses, references, n=(2, 3, 4, 5))
+        metrics |= {f"bleu{order}": score for order, score in scores.items()}
+        metrics["self_bleu4"] = self_bleu(hypotheses, n=4)
+        metrics["samples"] = [game.data.decode(row) for row in samples[:5]]
+        return metrics
+
+    def temperature_sweep(
+        self, n: int, temperatures: tuple[float, ...] = SWEEP_TEMPERATURES
+    ) -> list[dict[str, float]]:
+        """NLL-oracle (± SE, ``n`` samples) and NLL-test at each temperature."""
+        nll_test = self.nll_test_at(temperatures)
+
+        def evaluate(samples: torch.Tensor, tau: float) -> dict[str, float]:
+            row = {"nll_test": nll_test[tau]}
+            if self.game.oracle is not None:
+                row |= self.nll_oracle(samples)
+            return row
+
+        return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, temperatures)
+
+
+def memorisation_line(phase: dict[str, float]) -> str:
+    """The discriminator's mean logits on its reals, held-out reals and fakes, in a line."""
+    if "d_memorisation_gap" not in phase:
+        return ""
+    return (
+        f"  logit: training reals {phase['d_train_real_logit']:+.2f}, held-out reals "
+        f"{phase['d_heldout_real_logit']:+.2f}, fakes {phase['d_fake_logit']:+.2f}  "
+        f"memorisation gap {phase['d_memorisation_gap']:.2f}"
+    )
+
+
+def brief(metrics: dict[str, Any]) -> str:
+    """The headline generation metrics in one line."""
+    keys = ("nll_oracle", "nll_test", "bleu2", "self_bleu4", "mean_reward")
+    return "  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
+
+
+class SeqGANRecipePlugin(Plugin):
+    """SeqGAN's recipe as a trainer plug-in: pre-training before learning, the rollout
+    policy's sync and periodic metrics after each update, generation metrics as the run's
+    evaluation, and the generator and discriminator saved beside the checkpoint."""
+
+    name = "seqgan"
+
+    def __init__(self, config: SeqGANRecipeConfig) -> None:
+        self.config = config
+        self.recipe: SeqGANRecipe | None = None
+        self.mle: dict[str, Any] = {}
+        self.last_eval_step = 0
+        self.phases_seen = 0
+
+    @staticmethod
+    def discriminator_log() -> DiscriminatorLog:
+        """The discriminator's phases during adversarial training, as curves."""
+        return DiscriminatorLog(lambda run: run.envs.unwrapped.game.d_history)
+
+    def _recipe(self, run: Run) -> SeqGANRecipe:
+        if self.recipe is None:
+            game = run.envs.unwrapped.game
+            self.recipe = SeqGANRecipe(game, run.agent.policy, run.device, self.config)
+        return self.recipe
+
+    def _log(self, run: Run, metrics: dict[str, Any], step: int) -> None:
+        run.logger.scalars(
+            {k: v for k, v in metrics.items() if isinstance(v, float)}, "seqgan/", step
+        )
+        if "samples" in metrics:
+            run.logger.text("seqgan/samples", "\n\n".join(metrics["samples"]), step)
+
+    def load_state_dict(self, run: Run, state: dict[str, Any]) -> None:
+        recipe = self._recipe(run)
+        recipe.game.load_state_dict(state, recipe.generator)
+
+    def state_dict(self, run: Run) -> dict[str, Any]:
+        return self._recipe(run).game.state_dict()
+
+    def before_learn(self, run: Run) -> None:
+        recipe, cfg, say = self._recipe(run), self.config, run.logger.say
+        self.last_eval_step = run.logger.global_step
+        self.phases_seen = len(recipe.game.d_history)
+        if run.resumed:
+            return
+        step = run.logger.global_step
+        untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
+        say(f"seqgan: untrained generator  {brief(untrained)}")
+
+        def log_epoch(epoch: int, loss: float, val_nll: float | None) -> None:
+            run.logger.scalars({"mle_loss": loss}, "seqgan/", epoch)
+            if val_nll is not None:
+                run.logger.scalars({"mle_val_nll": val_nll}, "seqgan/", epoch)
+            if epoch % 5 == 0 or epoch == cfg.mle_epochs or val_nll is not None:
+                val = "" if val_nll is None else f"  validation NLL {val_nll:.4f}"
+                say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}{val}")
+
+        start = time.perf_counter()
+        losses = recipe.pretrain_mle(run.seed, log_epoch)
+        mle_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        d_pretrain = recipe.pretrain_discriminator()
+        d_seconds = time.perf_counter() - start
+        say(
+            f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
+            f"{d_seconds:.0f} s)  accuracy {d_pretrain.get('accuracy', float('nan')):.3f}"
+            + memorisation_line(d_pretrain)
+        )
+        after_mle = recipe.evaluate(sweep=True)  # MLE's curve, to set the final one against
+        self._log(run, after_mle, step)
+        kept = f"epoch {recipe.best_epoch} of {len(losses)}"
+        say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {brief(after_mle)}")
+        ceiling = {}
+        if recipe.game.config.d_reward == "logit":
+            ceiling = recipe.density_ratio_ceiling(cfg.eval_samples)
+            say(
+                f"seqgan: density-ratio ceiling  NLL-test {ceiling['ceiling_nll_test']:.3f} "
+                f"(the generator's {ceiling['reference_nll_test']:.3f}), importance weights' "
+                f"effective sample size {ceiling['effective_samples']:.0f} of {ceiling['samples']}"
+            )
+        self.mle = {
+            "density_ratio_ceiling": ceiling,
+            "untrained": untrained,
+            "after_mle": after_mle,
+            "mle_losses": losses,
+            "mle_val_nll": recipe.val_nll,
+            "mle_best_epoch": recipe.best_epoch,
+            "mle_seconds": mle_seconds,
+            "discriminator_pretrain": d_pretrain,
+        }
+
+    def after_update(self, run: Run, step: int) -> None:
+        recipe = self._recipe(run)
+        recipe.after_update()
+        phases = len(recipe.game.d_history)
+        anchor = getattr(run.agent, "kl_anchor", None)
+        if self.config.kl_reference == "refresh" and anchor and phases > self.phases_seen:
+            beta = anchor.coef  # the reference moves to the policy D was just trained on
+            run.agent.anchor_to()
+            run.agent.kl_anchor.coef = beta
+        self.phases_seen = phases
+        every = self.config.eval_every
+        if every and step - self.last_eval_step >= every:
+            self.last_eval_step = step
+            metrics = recipe.evaluate(min(self.config.eval_samples, 2000))
+            self._log(run, metrics, step)
+            run.logger.say(f"seqgan: step {step:,}  {brief(metrics)}")
+
+    def _frontier(self, run: Run, before: dict[str, Any], final: dict[str, Any]) -> dict[str, Any]:
+        """``frontier_gap`` of the final generator against MLE's temperature curve, and
+        ``frontier.png`` (also in TensorBoard); nothing without an oracle or MLE's curve."""
+        recipe = self._recipe(run)
+        if recipe.game.oracle is None or "temperature_sweep" not in before:
+            return {}
+        found = frontier_gap(before["temperature_sweep"], final)
+        name = f"{run.agent.name} on D's reward"
+        figure = plot_frontier(
+            {"MLE": before["temperature_sweep"], name: final["temperature_sweep"]},
+            recipe.oracle_nll_of_test(),
+            run.run_dir / "frontier.png",
+        )
+        run.logger.figure("seqgan/frontier", figure)
+        note = "" if found.in_range else " (outside MLE's NLL-test range: nearest end used)"
+        run.logger.say(
+            f"seqgan: frontier gap {found.gap:+.3f} ± {found.se:.3f} nats of NLL-oracle "
+            f"at the same NLL-test (negative: beyond MLE's temperature curve){note}"
+        )
+        return {
+            "frontier_gap": found.gap,
+            "frontier_gap_se": found.se,
+            "frontier_gap_in_range": found.in_range,
+            "frontier": str(run.run_dir / "frontier.png"),
+        }
+
+    def evaluate(self, run: Run) -> dict[str, Any]:
+        """A generator is judged by its samples, under the discriminator it trained against:
+        the final metrics with MLE's beside them; generator.pt and discriminator.pt saved."""
+        recipe = self._recipe(run)
+        final = recipe.evaluate(sweep=True)
+        self._log(run, final, run.logger.global_step)
+        run.logger.say(f"seqgan: after adversarial training  {brief(final)}")
+        save_tensors_atomic(run.run_dir / "generator.pt", recipe.policy.state_dict())
+        recipe.game.save_discriminator(run.run_dir / "discriminator.pt")
+        history = recipe.game.d_history
+        before = self.mle.get("after_mle", {})
+        memorised = recipe.game.memorisation()  # D as the run ends, on the same three sets
+        run.logger.say("seqgan: discriminator at the end" + memorisation_line(memorised))
+        frontier = self._frontier(run, before, final)
+        pretrained = self.mle.get("discriminator_pretrain", {})
+        return {
+            **{k: v for k, v in final.items() if k not in ("samples", "eval_seconds")},
+            **{key: memorised.get(key) for key in MEMORISATION_KEYS},
+            **{f"{key}_pretrain": pretrained.get(key) for key in MEMORISATION_KEYS},
+            **frontier,
+            "nll_oracle_mle": before.get("nll_oracle"),
+            "nll_test_mle": before.get("nll_test"),
+            "temperature_sweep_mle": before.get("temperature_sweep"),
+            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
+            "density_ratio_ceiling": self.mle.get("density_ratio_ceiling") or None,
+            "kl_coef_final": getattr(getattr(run.agent, "kl_anchor", None), "coef", None),
+            "samples": final["samples"],
+            "seqgan": {
+                **self.mle,
+                "after_adversarial": final,
+                "discriminator_phases": len(history),
+                "generator": str(run.run_dir / "generator.pt"),
+                "discriminator": str(run.run_dir / "discriminator.pt"),
+            },
+        }
