@@ -126,6 +126,8 @@ def test_the_ranking_is_rliables_iqm_and_interval(tmp_path):
 
     from rliable import library, metrics  # the same numbers straight through rliable
 
+    np.random.seed(3)  # rliable's bootstrap draws from NumPy's global generator
+
     scores = {
         lbl: np.array([[t["metric"]] for t in trials if t["label"] == lbl])
         for lbl in ("lr=a", "lr=b")
@@ -141,6 +143,17 @@ def test_the_ranking_is_rliables_iqm_and_interval(tmp_path):
     assert best["iqm_ci95"] == pytest.approx(interval["lr=b"][:, 0].tolist())
     assert best["mean"] == pytest.approx(np.mean(scores["lr=b"]))
     assert aggregate_scores({"x": [1.0, 2.0, 3.0, 4.0]})["x"].iqm == pytest.approx(2.5)
+
+
+def test_the_same_scores_give_the_same_interval():
+    scores = {"a": [0.1, 0.5, 0.3, 0.9, 0.7]}
+    np.random.seed(1)
+    first = aggregate_scores(scores, seed=3)
+    after_first = np.random.random()
+    np.random.seed(2)  # another global state must not matter
+    assert aggregate_scores(scores, seed=3) == first
+    np.random.seed(1)
+    assert np.random.random() == after_first  # and the global generator is left as it was
 
 
 # --- on a real Ray ----------------------------------------------------------------------
