@@ -11,17 +11,18 @@ from advrl.agents.reinforce import Reinforce, ReinforceConfig
 
 
 class ConstantBandit(gym.Env):
-    """One step, two arms, reward 1 whichever arm is pulled."""
+    """One step, two arms, arm i paying ``payoffs[i]``: here 1 whichever arm is pulled."""
 
     observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
     action_space = gym.spaces.Discrete(2)
+    payoffs = (1.0, 1.0)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         return np.zeros(1, np.float32), {}
 
     def step(self, action: int):
-        return np.zeros(1, np.float32), 1.0, True, False, {}
+        return np.zeros(1, np.float32), self.payoffs[action], True, False, {}
 
 
 class Recorder:

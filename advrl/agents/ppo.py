@@ -18,16 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import torch
-from torch import nn
+from torch import Tensor
 
 from advrl.agents.kl_anchor import kl_problems
-from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
-from advrl.core.hooks import LearnHooks
-from advrl.core.logger import RunLogger
-from advrl.core.schedules import annealed_lr
-from advrl.core.vec import check_same_step_autoreset
+from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer
 
 
 @dataclass
@@ -141,108 +136,64 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class PPO(OnPolicyAgent):
-    """PPO with a clipped objective and GAE, on a Gymnasium vector env."""
+    """PPO with a clipped objective and GAE, on a Gymnasium vector env; ``learn`` is
+    ``OnPolicyAgent``'s loop (rollout, GAE, annealed learning rate, logging, hooks)."""
 
     name = "ppo"
     Config = PPOConfig
 
-    def learn(
-        self,
-        envs: gym.vector.VectorEnv,
-        total_steps: int,
-        logger: RunLogger,
-        seed: int | None = None,
-        hooks: LearnHooks | None = None,
-    ) -> None:
-        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop."""
-        hooks = hooks or LearnHooks()
+    def update(
+        self, buffer: RolloutBuffer, advantages: Tensor, returns: Tensor, kl_advantages: Tensor
+    ) -> dict[str, float]:
+        """``n_epochs`` passes of minibatch steps on the clipped surrogate, the value loss and
+        the entropy bonus (fewer past ``target_kl``); their means over the steps."""
         cfg = self.config
-        buffer = RolloutBuffer(
-            cfg.n_steps,
-            envs.num_envs,
-            envs.single_observation_space,
-            envs.single_action_space,
-            self.device,
-        )
-        batch = cfg.n_steps * envs.num_envs
+        batch = buffer.n_steps * buffer.num_envs
         minibatch = min(cfg.batch_size, batch)
-        params = list(self.policy.parameters())
-        check_same_step_autoreset(envs)
-        self.start_learning()
-        obs, _ = envs.reset(seed=seed)
-        while self.global_step < total_steps and not hooks.stop_requested:
-            if cfg.anneal_lr:
-                lr = annealed_lr(cfg.lr, self.global_step, total_steps)
-                self.optimizer.param_groups[0]["lr"] = lr
-
-            obs, last_values = collect_rollout(
-                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
+        b_obs = buffer.obs.flatten(0, 1)
+        b_actions = buffer.actions.flatten(0, 1)
+        b_logprobs, b_values = buffer.logprobs.flatten(), buffer.values.flatten()
+        # The KL anchor's advantage (if any) joins the policy's; the critic keeps learning
+        # the env's return alone.
+        b_advantages, b_returns = (advantages + kl_advantages).flatten(), returns.flatten()
+        stats = torch.zeros(5, device=self.device)  # policy, value, entropy, clipfrac, kl
+        n_updates = 0
+        for _ in range(cfg.n_epochs):
+            # One minibatch covering the batch needs no shuffle (SB3's CartPole preset).
+            minibatches = (
+                torch.randperm(batch, device=self.device).split(minibatch)
+                if minibatch < batch
+                else [slice(None)]
             )
-            self.global_step += batch
-            advantages, returns = compute_gae(
-                buffer.rewards,
-                buffer.values,
-                buffer.episode_ends,
-                last_values,
-                cfg.gamma,
-                cfg.gae_lambda,
-            )
-
-            b_obs = buffer.obs.flatten(0, 1)
-            b_actions = buffer.actions.flatten(0, 1)
-            b_logprobs, b_values = buffer.logprobs.flatten(), buffer.values.flatten()
-            penalty, kl_stats = self.kl_penalty(buffer)
-            # The KL anchor's advantage (if any) joins the policy's; the critic keeps
-            # learning the env's return alone.
-            b_advantages, b_returns = (advantages + penalty).flatten(), returns.flatten()
-            stats = torch.zeros(5, device=self.device)  # policy, value, entropy, clipfrac, kl
-            n_updates = 0
-            for _ in range(cfg.n_epochs):
-                # One minibatch covering the batch needs no shuffle (SB3's CartPole preset).
-                minibatches = (
-                    torch.randperm(batch, device=self.device).split(minibatch)
-                    if minibatch < batch
-                    else [slice(None)]
+            for idx in minibatches:
+                dist, values = self.policy(b_obs[idx])
+                adv = b_advantages[idx]
+                if cfg.normalize_advantage and adv.numel() > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss, clip_fraction, approx_kl = clipped_policy_loss(
+                    dist.log_prob(b_actions[idx]), b_logprobs[idx], adv, cfg.clip_coef
                 )
-                for idx in minibatches:
-                    dist, values = self.policy(b_obs[idx])
-                    adv = b_advantages[idx]
-                    if cfg.normalize_advantage and adv.numel() > 1:
-                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                    pg_loss, clip_fraction, approx_kl = clipped_policy_loss(
-                        dist.log_prob(b_actions[idx]), b_logprobs[idx], adv, cfg.clip_coef
-                    )
-                    v_loss = value_loss(
-                        values,
-                        b_values[idx],
-                        b_returns[idx],
-                        cfg.clip_coef if cfg.clip_value_loss else None,
-                    )
-                    entropy = dist.entropy().mean()
-                    loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
+                v_loss = value_loss(
+                    values,
+                    b_values[idx],
+                    b_returns[idx],
+                    cfg.clip_coef if cfg.clip_value_loss else None,
+                )
+                entropy = dist.entropy().mean()
+                loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
 
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
-                    self.optimizer.step()
-                    stats += torch.stack(
-                        [pg_loss, v_loss, entropy, clip_fraction, approx_kl]
-                    ).detach()
-                    n_updates += 1
-                if cfg.target_kl is not None and approx_kl.item() > cfg.target_kl:
-                    break
+                self.gradient_step(loss)
+                stats += torch.stack([pg_loss, v_loss, entropy, clip_fraction, approx_kl]).detach()
+                n_updates += 1
+            if cfg.target_kl is not None and approx_kl.item() > cfg.target_kl:
+                break
 
-            policy_loss, v_loss_mean, entropy_mean, clipfrac, kl = (stats / n_updates).tolist()
-            logger.on_update(
-                {
-                    "losses/policy_loss": policy_loss,
-                    "losses/value_loss": v_loss_mean,
-                    "losses/entropy": entropy_mean,
-                    "losses/clipfrac": clipfrac,
-                    "losses/approx_kl": kl,
-                    "losses/explained_variance": explained_variance(b_values, b_returns),
-                    "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
-                    **kl_stats,
-                }
-            )
-            hooks.after_update(self.global_step)
+        policy_loss, v_loss_mean, entropy_mean, clipfrac, kl = (stats / n_updates).tolist()
+        return {
+            "losses/policy_loss": policy_loss,
+            "losses/value_loss": v_loss_mean,
+            "losses/entropy": entropy_mean,
+            "losses/clipfrac": clipfrac,
+            "losses/approx_kl": kl,
+            "losses/explained_variance": explained_variance(b_values, b_returns),
+        }

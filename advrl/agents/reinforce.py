@@ -15,14 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
-from torch import nn
+from torch import Tensor
 
 from advrl.agents.kl_anchor import kl_problems
-from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer, collect_rollout, compute_gae
-from advrl.core.hooks import LearnHooks
-from advrl.core.logger import RunLogger
-from advrl.core.vec import check_same_step_autoreset
+from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer
 
 
 @dataclass
@@ -79,74 +75,37 @@ class ReinforceConfig:
 
 
 class Reinforce(OnPolicyAgent):
-    """REINFORCE with a state-value baseline, on a Gymnasium vector env."""
+    """REINFORCE with a state-value baseline, on a Gymnasium vector env; ``learn`` is
+    ``OnPolicyAgent``'s loop (rollout, advantages, logging, hooks)."""
 
     name = "reinforce"
     Config = ReinforceConfig
 
-    def learn(
-        self,
-        envs: gym.vector.VectorEnv,
-        total_steps: int,
-        logger: RunLogger,
-        seed: int | None = None,
-        hooks: LearnHooks | None = None,
-    ) -> None:
-        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop."""
-        hooks = hooks or LearnHooks()
+    def update(
+        self, buffer: RolloutBuffer, advantages: Tensor, returns: Tensor, kl_advantages: Tensor
+    ) -> dict[str, float]:
+        """One gradient step on the score-function loss and the baseline's squared error."""
         cfg = self.config
-        buffer = RolloutBuffer(
-            cfg.n_steps,
-            envs.num_envs,
-            envs.single_observation_space,
-            envs.single_action_space,
-            self.device,
-        )
-        check_same_step_autoreset(envs)
-        self.start_learning()
-        obs, _ = envs.reset(seed=seed)
-        while self.global_step < total_steps and not hooks.stop_requested:
-            obs, last_values = collect_rollout(
-                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
-            )
-            self.global_step += cfg.n_steps * envs.num_envs
+        obs_b = buffer.obs.flatten(0, 1)
+        actions_b = buffer.actions.flatten(0, 1)
+        # The config has no gae_lambda, so GAE's lambda is 1: ``returns`` are the discounted
+        # reward-to-go G_t and ``advantages`` G_t - V(s_t).
+        advantages_b, returns_b = advantages.flatten(), returns.flatten()
+        if not cfg.baseline:
+            advantages_b = returns_b
+        advantages_b = advantages_b + kl_advantages.flatten()  # the KL anchor's, if any
+        if cfg.normalize_advantage and advantages_b.numel() > 1:
+            advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
 
-            # Reward-to-go minus the baseline: GAE with lambda = 1.
-            advantages, returns = compute_gae(
-                buffer.rewards,
-                buffer.values,
-                buffer.episode_ends,
-                last_values,
-                cfg.gamma,
-                gae_lambda=1.0,
-            )
-            penalty, kl_stats = self.kl_penalty(buffer)
-            obs_b = buffer.obs.flatten(0, 1)
-            actions_b = buffer.actions.flatten(0, 1)
-            advantages_b, returns_b = advantages.flatten(), returns.flatten()
-            if not cfg.baseline:
-                advantages_b = returns_b
-            advantages_b = advantages_b + penalty.flatten()  # the KL anchor's, if any
-            if cfg.normalize_advantage and advantages_b.numel() > 1:
-                advantages_b = (advantages_b - advantages_b.mean()) / (advantages_b.std() + 1e-8)
+        dist, values = self.policy(obs_b)
+        policy_loss = -(dist.log_prob(actions_b) * advantages_b).mean()
+        value_loss = (values - returns_b).pow(2).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 
-            dist, values = self.policy(obs_b)
-            policy_loss = -(dist.log_prob(actions_b) * advantages_b).mean()
-            value_loss = (values - returns_b).pow(2).mean()
-            entropy = dist.entropy().mean()
-            loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
-
-            self.optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
-            self.optimizer.step()
-            logger.on_update(
-                {
-                    "losses/policy_loss": policy_loss.item(),
-                    "losses/value_loss": value_loss.item(),
-                    "losses/entropy": entropy.item(),
-                    "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
-                    **kl_stats,
-                }
-            )
-            hooks.after_update(self.global_step)
+        self.gradient_step(loss)
+        return {
+            "losses/policy_loss": policy_loss.item(),
+            "losses/value_loss": value_loss.item(),
+            "losses/entropy": entropy.item(),
+        }

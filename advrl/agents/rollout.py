@@ -1,4 +1,8 @@
-"""On-policy rollouts shared by REINFORCE and PPO: collection, storage and advantages.
+"""The on-policy scaffold shared by REINFORCE and PPO: rollouts and the learning loop.
+
+``collect_rollout`` fills a ``RolloutBuffer``, ``compute_gae`` turns it into advantages, and
+``OnPolicyAgent.learn`` runs the loop around them (learning rate, logging, hooks, the KL
+anchor), so that an algorithm writes only its ``update``: its loss, in its own file.
 
 Episode ends follow Gymnasium's two signals. A *terminated* episode has no future value. A
 *truncated* one (a time limit) still has one, so its last reward gets ``gamma * V(final_obs)``
@@ -13,11 +17,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from advrl.agents.kl_anchor import KLAnchor
 from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
 from advrl.core.errors import UserError
-from advrl.core.vec import finished_episodes
+from advrl.core.hooks import LearnHooks
+from advrl.core.logger import RunLogger
+from advrl.core.schedules import annealed_lr
+from advrl.core.vec import check_same_step_autoreset, finished_episodes
 
 
 def compute_gae(
@@ -65,12 +73,17 @@ class RolloutBuffer:
             or np.issubdtype(observation_space.dtype, np.signedinteger)
             else (torch.uint8 if observation_space.dtype == np.uint8 else torch.float32)
         )
+        obs_shape, action_shape = observation_space.shape, action_space.shape
+        if obs_shape is None or action_shape is None:
+            raise ValueError(
+                f"a rollout needs spaces with a shape, got {observation_space} and {action_space}"
+            )
         shape = (n_steps, num_envs)
-        self.obs = torch.zeros(shape + observation_space.shape, dtype=obs_dtype, device=device)
+        self.obs = torch.zeros(shape + obs_shape, dtype=obs_dtype, device=device)
         action_dtype = (
             torch.long if isinstance(action_space, gym.spaces.Discrete) else torch.float32
         )
-        self.actions = torch.zeros(shape + action_space.shape, dtype=action_dtype, device=device)
+        self.actions = torch.zeros(shape + action_shape, dtype=action_dtype, device=device)
         self.logprobs = torch.zeros(shape, device=device)
         self.log_ratios = torch.zeros(shape, device=device)
         """log pi(a | s) - log p_ref(a | s) with a KL anchor (else zeros)."""
@@ -139,11 +152,15 @@ def bootstrap_truncated(
 
 
 class OnPolicyAgent:
-    """What REINFORCE and PPO share: an ActorCritic, its Adam optimiser, acting, state.
+    """What REINFORCE and PPO share: an ActorCritic, its Adam optimiser, the learning loop,
+    acting and state.
 
-    Subclasses set ``name``, ``Config`` and ``action_spaces`` and write ``learn``; the
-    config must have ``lr``, ``hidden_sizes`` and may have ``log_std_init`` and
-    ``shared_network``.
+    A subclass sets ``name``, ``Config`` and ``action_spaces`` and writes ``update``; the
+    loop in ``learn`` is the same for all. The config must have ``lr``, ``gamma``,
+    ``n_steps``, ``max_grad_norm`` and ``hidden_sizes``, and may have ``gae_lambda``
+    (default 1: advantages are the reward-to-go minus V), ``anneal_lr`` (default off),
+    ``kl_coef`` and ``kl_target`` (default no KL anchor), ``log_std_init``,
+    ``shared_network`` and ``token_lstm``.
     """
 
     action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
@@ -170,13 +187,88 @@ class OnPolicyAgent:
         self.kl_anchor: KLAnchor | None = None
         """The KL penalty's reference (``kl_coef`` > 0); see ``advrl.agents.kl_anchor``."""
 
-    def anchor_to(self, reference: torch.nn.Module | None = None) -> None:
+    def learn(
+        self,
+        envs: gym.vector.VectorEnv,
+        total_steps: int,
+        logger: RunLogger,
+        seed: int | None = None,
+        hooks: LearnHooks | None = None,
+    ) -> None:
+        """Train until ``global_step`` reaches ``total_steps`` or ``hooks`` ask to stop.
+
+        Each iteration anneals the learning rate (with ``anneal_lr``), collects ``n_steps``
+        from every env, computes GAE, lets ``update`` learn from the rollout, logs its
+        metrics with the learning rate and the KL anchor's statistics, and calls
+        ``hooks.after_update``.
+        """
+        hooks = hooks or LearnHooks()
+        cfg = self.config
+        buffer = RolloutBuffer(
+            cfg.n_steps,
+            envs.num_envs,
+            envs.single_observation_space,
+            envs.single_action_space,
+            self.device,
+        )
+        check_same_step_autoreset(envs)
+        self.start_learning()
+        obs, _ = envs.reset(seed=seed)
+        while self.global_step < total_steps and not hooks.stop_requested:
+            if getattr(cfg, "anneal_lr", False):
+                lr = annealed_lr(cfg.lr, self.global_step, total_steps)
+                self.optimizer.param_groups[0]["lr"] = lr
+
+            obs, last_values = collect_rollout(
+                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
+            )
+            self.global_step += cfg.n_steps * envs.num_envs
+            advantages, returns = compute_gae(
+                buffer.rewards,
+                buffer.values,
+                buffer.episode_ends,
+                last_values,
+                cfg.gamma,
+                getattr(cfg, "gae_lambda", 1.0),
+            )
+            kl_advantages, kl_stats = self.kl_penalty(buffer)
+            metrics = self.update(buffer, advantages, returns, kl_advantages)
+            logger.on_update(
+                {
+                    **metrics,
+                    "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
+                    **kl_stats,
+                }
+            )
+            hooks.after_update(self.global_step)
+
+    def update(
+        self, buffer: RolloutBuffer, advantages: Tensor, returns: Tensor, kl_advantages: Tensor
+    ) -> dict[str, float]:
+        """Learn from one filled rollout; the metrics to log (``losses/...``).
+
+        ``advantages`` and ``returns`` are GAE's (T, N); ``kl_advantages`` (T, N) is the KL
+        anchor's advantage (zeros without one), for the policy's term only: the critic keeps
+        learning the env's return alone.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    def gradient_step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on ``loss``, the global gradient norm clipped to ``max_grad_norm``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True)
+        self.optimizer.step()
+
+    def anchor_to(self, reference: torch.nn.Module | None = None) -> KLAnchor:
         """Penalise KL(pi || reference) by ``kl_coef`` from now on; ``reference`` maps
-        observations to next-action logits, by default a frozen copy of the policy now."""
+        observations to next-action logits, by default a frozen copy of the policy now.
+        Returns the new ``kl_anchor``."""
         if self.policy.log_std is not None:
             raise UserError("kl_coef needs a discrete action space (a categorical policy)")
         reference = self.policy.logits_module() if reference is None else reference
         self.kl_anchor = KLAnchor(reference, self.config.kl_coef, self.config.kl_target)
+        return self.kl_anchor
 
     def kl_penalty(self, buffer: RolloutBuffer) -> tuple[torch.Tensor, dict[str, float]]:
         """The KL anchor's advantage (T, N) for this rollout (zeros without an anchor),
@@ -216,5 +308,5 @@ class OnPolicyAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step = int(state["global_step"])
         if "kl_anchor" in state:
-            self.anchor_to()  # the architecture; its weights and beta come next
-            self.kl_anchor.load_state_dict(state["kl_anchor"])
+            # The architecture first; its weights and beta come from the state.
+            self.anchor_to().load_state_dict(state["kl_anchor"])
