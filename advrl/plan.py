@@ -12,13 +12,12 @@ from typing import Any
 
 import torch
 
-from advrl.agents import check_spaces, get_algorithm
+from advrl.agents import AgentClass, check_spaces, get_algorithm
 from advrl.agents.networks import splits_over_threads
-from advrl.core.checkpoint import load_checkpoint
 from advrl.core.config import config_from_overrides
 from advrl.core.device import resolve_device
 from advrl.core.errors import UserError
-from advrl.core.runs import check_new_run_dir, default_run_dir, resumed_run_dir
+from advrl.core.runs import load_resume, new_run_dir, resumed_run_dir
 from advrl.core.threads import ThreadPlan, plan_threads
 from advrl.envs.make import EnvFactory, make_env, resolve_env
 from advrl.plugins import PeriodicCheckpoints, Plugin, PluginRequest, assemble_plugins
@@ -26,6 +25,8 @@ from advrl.plugins.periodic_eval import PeriodicEvaluation
 from advrl.presets import find_preset
 
 DEFAULT_TOTAL_STEPS = 100_000
+RUN_RECORD = "run"
+"""The checkpoint key of a training run's record (``Plan.run_meta``)."""
 
 
 @dataclass
@@ -80,7 +81,7 @@ class TrainSettings:
 class Plan:
     """Everything resolved and validated before anything is written."""
 
-    algo_cls: type
+    algo_cls: AgentClass
     factory: EnvFactory
     config: Any
     total_steps: int
@@ -97,12 +98,13 @@ class Plan:
 
 
 def _periodic_evaluation(
-    settings: TrainSettings, plugins: Sequence[Plugin], env: str, epsilon: float
+    settings: TrainSettings, every: int, plugins: Sequence[Plugin], env: str, epsilon: float
 ) -> PeriodicEvaluation:
-    """``--eval-every``'s plug-in, after checking it can evaluate anything."""
-    if settings.eval_every < 1:
+    """``--eval-every``'s plug-in (``every`` env steps), after checking it can evaluate
+    anything."""
+    if every < 1:
         raise UserError(
-            f"--eval-every must be at least 1 env step, got {settings.eval_every}; leave it "
+            f"--eval-every must be at least 1 env step, got {every}; leave it "
             "out to evaluate only at the end"
         )
     if settings.eval_episodes < 1:
@@ -114,13 +116,15 @@ def _periodic_evaluation(
             f"{env} is evaluated by its recipe's metrics, not greedy episodes; set how often "
             "with --recipe-kwargs eval_every=STEPS"
         )
-    return PeriodicEvaluation(settings.eval_every, settings.eval_episodes, epsilon)
+    return PeriodicEvaluation(every, settings.eval_episodes, epsilon)
 
 
 def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> Plan:
     """Resolve and check ``settings``; every user mistake is a UserError, raised here."""
-    checkpoint = load_checkpoint(settings.resume) if settings.resume else None
-    if checkpoint is None:
+    resume = settings.resume
+    checkpoint: dict[str, Any] | None
+    if not resume:
+        checkpoint = None
         if settings.env is None or settings.algo is None:
             raise UserError("--env and --algo are required (or --resume a checkpoint)")
         env, algo, seed = settings.env, settings.algo, settings.seed
@@ -130,12 +134,13 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
         num_envs = preset.num_envs if settings.num_envs is None else settings.num_envs
         default_steps = preset.total_steps or DEFAULT_TOTAL_STEPS
         eval_epsilon = preset.eval_epsilon
-        run_dir = check_new_run_dir(Path(settings.run_dir or default_run_dir(env, algo, seed)))
+        run_dir = new_run_dir(settings.run_dir, env, algo, seed)
         factory = resolve_env(env, settings.env_kwargs)
         # The preset's env options (typed already) go under the user's.
         factory = dataclasses.replace(factory, kwargs={**preset.env_kwargs, **factory.kwargs})
     else:
-        recorded = checkpoint["run"]
+        checkpoint = load_resume(resume, RUN_RECORD, "train_agent.py")
+        recorded = checkpoint[RUN_RECORD]
         for name in ("env", "algo"):
             given = getattr(settings, name)
             if given is not None and given != recorded[name]:
@@ -144,10 +149,10 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
                     f"drop --{name} when resuming, or start a new run"
                 )
         env, algo, seed = recorded["env"], recorded["algo"], recorded["seed"]
-        num_envs, hp_base, hp = recorded["num_envs"], checkpoint["config"], settings.hp
+        num_envs, hp_base, hp = recorded["num_envs"], checkpoint["config"], dict(settings.hp)
         default_steps, preset_recipe = recorded["total_steps"], {}
         eval_epsilon = recorded.get("eval_epsilon", 0.0)
-        run_dir = resumed_run_dir(settings.run_dir, recorded["run_dir"], settings.resume)
+        run_dir = resumed_run_dir(settings.run_dir, recorded["run_dir"], resume)
         factory = resolve_env(env, {**recorded["env_kwargs"], **settings.env_kwargs})
     if num_envs < 1:
         raise UserError(
@@ -183,7 +188,9 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
     if settings.checkpoint_every:
         plugins.append(PeriodicCheckpoints(settings.checkpoint_every))
     if settings.eval_every is not None:
-        plugins.append(_periodic_evaluation(settings, plugins, env, eval_epsilon))
+        plugins.append(
+            _periodic_evaluation(settings, settings.eval_every, plugins, env, eval_epsilon)
+        )
     run_meta = {
         "env": env,
         "algo": algo_cls.name,

@@ -9,30 +9,26 @@ pre-trains, learns, evaluates and summarises. Everything particular to one kind 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import signal
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
 
-import advrl
-from advrl.core.checkpoint import rng_state, save_checkpoint, set_rng_state, write_json_atomic
+from advrl.core.checkpoint import set_rng_state
 from advrl.core.device import keep_freed_memory
 from advrl.core.errors import UserError
 from advrl.core.hooks import LearnHooks
 from advrl.core.logger import RunLogger
+from advrl.core.runs import CtrlC, RunFiles, exit_interrupted
 from advrl.core.seeding import seed_everything
 from advrl.core.threads import apply_threads
 from advrl.envs.make import make_vector_env
 from advrl.evaluation import evaluate
-from advrl.plan import DEFAULT_TOTAL_STEPS, Plan, TrainSettings, plan_run
+from advrl.plan import DEFAULT_TOTAL_STEPS, RUN_RECORD, Plan, TrainSettings, plan_run
 from advrl.plugins import Plugin, Run
 
 __all__ = ["DEFAULT_TOTAL_STEPS", "TrainSettings", "train"]
@@ -44,12 +40,14 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     start_time = time.perf_counter()
     keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.core.device)
     apply_threads(plan.threads)  # threads sized to the work, not the machine (advrl.core.threads)
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    files = RunFiles(plan.run_dir, RUN_RECORD, plan.run_meta, settings.resume)
+    files.create()
     seed_everything(plan.seed)
     resumed = plan.checkpoint is not None
     run = Run(plan.run_dir, plan.seed, plan.device, plan.total_steps, plan.factory, resumed,
-              save=lambda name: _save(plan, run, name))  # fmt: skip
-    hooks = PluginHooks(run, plan.plugins)
+              save=lambda name: _save(plan, files, run, name))  # fmt: skip
+    ctrl_c = CtrlC("update")
+    hooks = PluginHooks(run, plan.plugins, ctrl_c)
     run.envs = make_vector_env(plan.factory, plan.num_envs, settings.vec, plan.threads.env)
     for plugin in plan.plugins:
         run.envs = plugin.wrap_envs(run, run.envs)
@@ -63,9 +61,9 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     for plugin in plan.plugins:
         plugin.before_learn(run)
     # A resumed run resets its envs with a different seed, so it does not replay episodes.
-    with _graceful_ctrl_c(hooks):
+    with ctrl_c.catching():
         agent.learn(run.envs, plan.total_steps, run.logger, plan.seed + agent.global_step, hooks)
-    if hooks.interrupted:
+    if ctrl_c.pressed:
         _interrupted(run)
     final_path = run.save("final.pt")
     train_sps = run.logger.sps
@@ -85,14 +83,11 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
         "threads": {"torch": plan.threads.torch, "env": plan.threads.env},
         "env_kwargs": dict(plan.factory.kwargs),
         "hyperparameters": dataclasses.asdict(plan.config),
-        "run_dir": str(plan.run_dir),
-        "checkpoint": str(final_path),
-        "resumed_from": str(settings.resume) if settings.resume else None,
-        "advrl_version": advrl.__version__,
+        **files.summary_entries(final_path),
     }
     for plugin in plan.plugins:
         summary |= plugin.summary(run)
-    write_json_atomic(plan.run_dir / "summary.json", summary)
+    files.write_summary(summary)
     if video_error:
         raise UserError(f"the run is saved ({plan.run_dir / 'summary.json'}) but {video_error}")
     return summary
@@ -100,35 +95,37 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
 
 class PluginHooks(LearnHooks):
     """The agent's hooks: after every update, each plug-in's ``after_update``; learning
-    stops when a plug-in calls ``run.stop()`` or on Ctrl-C (``interrupted``)."""
+    stops when a plug-in calls ``run.stop()`` or on Ctrl-C (``ctrl_c.pressed``)."""
 
-    def __init__(self, run: Run, plugins: Sequence[Plugin]) -> None:
-        self.run, self.plugins, self.interrupted = run, plugins, False
+    def __init__(self, run: Run, plugins: Sequence[Plugin], ctrl_c: CtrlC) -> None:
+        self.run, self.plugins, self.ctrl_c = run, plugins, ctrl_c
 
     @property
     def stop_requested(self) -> bool:
-        return self.run.stop_requested or self.interrupted
+        return self.run.stop_requested or self.ctrl_c.pressed
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        """Setting it, as ``LearnHooks`` allows, sets the run's (``run.stop()``)."""
+        self.run.stop_requested = value
 
     def after_update(self, step: int) -> None:
         for plugin in self.plugins:
             plugin.after_update(self.run, step)
 
 
-def _save(plan: Plan, run: Run, name: str) -> Path:
+def _save(plan: Plan, files: RunFiles, run: Run, name: str) -> Path:
     """Write ``checkpoints/<name>``: the run, the agent, RNG states and plug-in states."""
     states = {p.name: p.state_dict(run) for p in plan.plugins}
-    payload = {
-        "run": {**plan.run_meta, "advrl_version": advrl.__version__},
-        "config": dataclasses.asdict(plan.config),
-        "agent": run.agent.state_dict(),
-        "rng": rng_state(),
-        "plugins": {name: state for name, state in states.items() if state is not None},
-    }
-    return save_checkpoint(plan.run_dir / "checkpoints" / name, payload)
+    agent = run.agent.state_dict()
+    plugins = {name: state for name, state in states.items() if state is not None}
+    return files.save(name, dataclasses.asdict(plan.config), {"agent": agent, "plugins": plugins})
 
 
 def _restore(plan: Plan, run: Run) -> None:
     checkpoint = plan.checkpoint
+    if checkpoint is None:
+        raise ValueError("_restore needs a plan that resumes a checkpoint")
     run.agent.load_state_dict(checkpoint["agent"])
     set_rng_state(checkpoint["rng"])
     # Checkpoints from before plug-ins kept the two plug-in states under their own keys.
@@ -148,15 +145,11 @@ def _return_tag(plugins: Sequence[Plugin]) -> str:
     return "charts/true_episodic_return" if learned else "charts/episodic_return"
 
 
-def _interrupted(run: Run) -> None:
+def _interrupted(run: Run) -> NoReturn:
     path = run.save(f"step_{run.agent.global_step:010d}.pt")
     run.logger.close()
     run.envs.close()
-    print(
-        f"\ninterrupted at step {run.agent.global_step:,}; checkpoint: {path}\n"
-        f"resume with: --resume {path}"
-    )
-    raise KeyboardInterrupt
+    exit_interrupted(path, f"step {run.agent.global_step:,}")
 
 
 def _evaluate(
@@ -196,27 +189,3 @@ def _evaluate(
         "eval_epsilon": epsilon,
         "videos": str(video_dir) if video_dir else None,
     }, error
-
-
-@contextlib.contextmanager
-def _graceful_ctrl_c(hooks: PluginHooks) -> Iterator[None]:
-    """First Ctrl-C: stop after the current update and checkpoint. Second: stop at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread (e.g. not in a worker)
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if hooks.interrupted:
-            raise KeyboardInterrupt
-        hooks.interrupted = True
-        print(
-            "\nstopping after this update to save a checkpoint (Ctrl-C again to abort)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from advrl.cli.common import run_main
 from advrl.core.config import field_docs
-from advrl.gan.dcgan import DCGANConfig, GANSettings, train_gan
+from advrl.gan.dcgan import DCGANConfig, GANSettings, planned_epochs, train_gan
 from advrl.gan.losses import GAN_LOSSES
 
 
@@ -43,7 +43,13 @@ def train_gan_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--image-size", type=int, default=None, help="8 for the digits, 32 for a folder"
     )
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help=docs["epochs"])
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"{docs['epochs']} In all: a resumed run continues up to this count (default "
+        f"{defaults.epochs}, or the resumed run's own).",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=defaults.batch_size, help=docs["batch_size"]
     )
@@ -98,8 +104,11 @@ def train_gan_main(argv: Sequence[str] | None = None) -> int:
     args = train_gan_parser().parse_args(argv)
 
     def main() -> int:
+        epochs = args.epochs
+        if epochs is None:
+            epochs = planned_epochs(args.resume) if args.resume else DCGANConfig.epochs
         config = DCGANConfig(
-            epochs=args.epochs,
+            epochs=epochs,
             batch_size=args.batch_size,
             latent_dim=args.latent_dim,
             base_channels=args.base_channels,

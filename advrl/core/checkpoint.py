@@ -28,8 +28,9 @@ from advrl.core.errors import UserError
 FORMAT_VERSION = 1
 
 
-def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write through ``write`` to a temporary file beside ``path``, then rename it over."""
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Write through ``write`` (its result ignored) to a temporary file beside ``path``, then
+    rename it over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -106,7 +107,10 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch RNG states as checkpoint-safe values (no numpy objects)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    legacy = np.random.get_state(legacy=True)  # the default, spelled out for the type
+    if not isinstance(legacy, tuple):
+        raise TypeError("NumPy's global RNG is not MT19937, so its state cannot be saved")
+    kind, keys, pos, has_gauss, cached = legacy
     state: dict[str, Any] = {
         "python": repr(random.getstate()),
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],

@@ -1,5 +1,7 @@
 """Train an image GAN: ``train_gan`` runs a DCGAN experiment and writes TensorBoard logs,
-sample grids, checkpoints and summary.json to its run dir.
+sample grids, checkpoints and summary.json to its run dir, through the same run-dir,
+checkpoint, ``--resume``, summary and Ctrl-C machinery as the RL trainer
+(``advrl.core.runs``).
 
 The parts live in ``advrl.gan``: the networks in ``image_networks``, the data and grids in
 ``images``, the mode-collapse metric in ``metrics``; the discriminator side is a
@@ -21,17 +23,18 @@ from typing import Any
 
 import torch
 
-from advrl.core.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    write_json_atomic,
-)
+from advrl.core.checkpoint import set_rng_state
 from advrl.core.device import keep_freed_memory, resolve_device
 from advrl.core.errors import UserError
 from advrl.core.logger import hparams_table
-from advrl.core.runs import check_new_run_dir, default_run_dir, resumed_run_dir
+from advrl.core.runs import (
+    CtrlC,
+    RunFiles,
+    exit_interrupted,
+    load_resume,
+    new_run_dir,
+    resumed_run_dir,
+)
 from advrl.core.seeding import seed_everything
 from advrl.gan.image_networks import Generator, build_networks, generate, with_label_planes
 from advrl.gan.images import GRID_COLUMNS, image_grid, load_data, save_grid
@@ -121,7 +124,15 @@ class GANSettings:
 
 # --- planning and resume ------------------------------------------------------------------
 
+GAN_RECORD = "gan_run"
+"""The checkpoint key of a GAN run's record (``load_resume`` refuses a checkpoint without it)."""
 _RESUMABLE = {"epochs"}
+
+
+def planned_epochs(resume: Path) -> int:
+    """The total of epochs the run of checkpoint ``resume`` was set to train: what it
+    continues to unless told otherwise, as a resumed ``train_agent.py`` run does."""
+    return load_resume(resume, GAN_RECORD, "train_gan.py")["config"]["epochs"]
 
 
 def _plan(settings: GANSettings) -> tuple[GANSettings, dict[str, Any] | None]:
@@ -134,13 +145,8 @@ def _plan(settings: GANSettings) -> tuple[GANSettings, dict[str, Any] | None]:
             raise UserError("--sample-every must be >= 1 and --checkpoint-every >= 0")
         get_loss(settings.config.loss)
         return settings, None
-    checkpoint = load_checkpoint(settings.resume)
-    if "generator" not in checkpoint or "gan_run" not in checkpoint:
-        raise UserError(
-            f"checkpoint {str(settings.resume)!r} is not a train_gan.py checkpoint; pass a "
-            "file under <run_dir>/checkpoints/ of a GAN run"
-        )
-    run = checkpoint["gan_run"]
+    checkpoint = load_resume(settings.resume, GAN_RECORD, "train_gan.py")
+    run = checkpoint[GAN_RECORD]
     saved = DCGANConfig(**checkpoint["config"])
     for f in dataclasses.fields(DCGANConfig):
         given = getattr(settings.config, f.name)
@@ -183,6 +189,21 @@ class _Steps:
     """Classes appended to the discriminator's input; 0 when unconditional."""
     device: torch.device
 
+    def state_dict(self) -> dict[str, Any]:
+        """The networks, their optimisers and the latents' RNG, as checkpoints keep them."""
+        return {
+            "generator": self.generator.state_dict(),
+            "generator_optimizer": self.g_optimizer.state_dict(),
+            "reward_model": self.reward_model.state_dict(),
+            "noise_rng": self.noise.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.g_optimizer.load_state_dict(state["generator_optimizer"])
+        self.reward_model.load_state_dict(state["reward_model"])
+        self.noise.set_state(state["noise_rng"])
+
     def _z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, generator=self.noise).to(self.device)  # (n, L)
 
@@ -208,11 +229,16 @@ class _Steps:
 
 
 def _batches(
-    images: torch.Tensor, labels: torch.Tensor | None, batch_size: int, shuffle: torch.Generator
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    batch_size: int,
+    shuffle: torch.Generator,
+    skip: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """One shuffled epoch of full batches: (B, C, H, W) images and (B,) labels or None."""
+    """One shuffled epoch of full batches: (B, C, H, W) images and (B,) labels or None,
+    from batch ``skip`` on (a run resumed mid-epoch)."""
     order = torch.randperm(len(images), generator=shuffle).to(images.device)
-    for start in range(0, len(images) - batch_size + 1, batch_size):
+    for start in range(skip * batch_size, len(images) - batch_size + 1, batch_size):
         index = order[start : start + batch_size]
         yield images[index], None if labels is None else labels[index]
 
@@ -247,7 +273,10 @@ def train_gan(
 ) -> dict[str, Any]:
     """Train a DCGAN as ``settings`` say and return the summary written to summary.json.
 
-    ``on_epoch(epoch, metrics)`` is called after each epoch (for progress lines).
+    ``on_epoch(epoch, metrics)`` is called after each epoch (for progress lines). The first
+    Ctrl-C stops after the current batch, saves ``checkpoints/epoch_<E>_batch_<B>.pt`` (E
+    epochs and B batches done; ``--resume`` continues it exactly) and raises
+    KeyboardInterrupt; the second stops at once.
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -263,11 +292,18 @@ def train_gan(
         )
     _, channels, image_size, _ = data.images.shape
     if checkpoint is None:
-        run_dir = Path(settings.run_dir or default_run_dir("gan", data.name, seed))
-        check_new_run_dir(run_dir)
+        run_dir = new_run_dir(settings.run_dir, "gan", data.name, seed)
     else:
         run_dir = Path(settings.run_dir)  # type: ignore[arg-type]
-    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "data": str(Path(settings.data).resolve()) if settings.data else None,
+        "channels": channels,
+        "image_size": image_size,
+        "seed": seed,
+        "run_dir": str(run_dir),
+    }
+    files = RunFiles(run_dir, GAN_RECORD, record, settings.resume)
+    files.create()
 
     seed_everything(seed)
     n_classes = data.n_classes
@@ -277,48 +313,39 @@ def train_gan(
     betas = config.resolved_betas()
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
     reward_model = RewardModel(discriminator, config.loss, lr=config.lr, betas=betas)
+    # Shuffling and latents come from their own generators, so CPU runs are reproducible.
+    shuffle_gen = torch.Generator().manual_seed(seed + 3)
+    noise_gen = torch.Generator().manual_seed(seed + 4)
+    label_planes = n_classes if conditional else 0
+    steps = _Steps(
+        generator, reward_model, g_optimizer, noise_gen, config.latent_dim, label_planes, device
+    )
     classifier = ImageClassifier(data, seed) if data.labels is not None else None
     grid_z, grid_labels = _grid_inputs(config.latent_dim, n_classes, conditional, seed)
     eval_z, eval_labels = evaluation_inputs(config.latent_dim, n_classes, conditional, seed)
 
-    # Shuffling and latents come from their own generators, so CPU runs are reproducible.
-    shuffle_gen = torch.Generator().manual_seed(seed + 3)
-    noise_gen = torch.Generator().manual_seed(seed + 4)
     start_epoch, samples_written = 0, 0
+    # Where a run stopped by Ctrl-C mid-epoch stood: batches done of the next epoch, and
+    # their metrics (shuffle_rng is then that epoch's state before its shuffle).
+    skip, partial = 0, _no_steps()
     history: dict[str, Any] = {}
     if checkpoint is not None:
-        generator.load_state_dict(checkpoint["generator"])
-        g_optimizer.load_state_dict(checkpoint["generator_optimizer"])
-        reward_model.load_state_dict(checkpoint["reward_model"])
+        steps.load_state_dict(checkpoint)
         shuffle_gen.set_state(checkpoint["shuffle_rng"])
-        noise_gen.set_state(checkpoint["noise_rng"])
         set_rng_state(checkpoint["rng"])
         start_epoch, samples_written = checkpoint["epoch"], checkpoint["samples_written"]
+        skip, partial = checkpoint.get("batch", 0), checkpoint.get("partial_epoch", partial)
         history = checkpoint["history"]
 
-    steps = _Steps(
-        generator,
-        reward_model,
-        g_optimizer,
-        noise_gen,
-        config.latent_dim,
-        n_classes if conditional else 0,
-        device,
-    )
     images = data.images.to(device)
     labels = data.labels.to(device) if conditional else None  # type: ignore[union-attr]
     batch_size = min(config.batch_size, len(images))
     d_steps = config.resolved_d_steps()
-    run_meta = {
-        "data": str(Path(settings.data).resolve()) if settings.data else None,
-        "channels": channels,
-        "image_size": image_size,
-        "seed": seed,
-        "run_dir": str(run_dir),
-    }
-    writer = SummaryWriter(str(run_dir), purge_step=start_epoch or None)
+    # Epoch E's scalars are logged at step E: a resumed run drops what came after its
+    # checkpoint, from step start_epoch + 1 on.
+    writer = SummaryWriter(str(run_dir), purge_step=start_epoch + 1 if checkpoint else None)
     if checkpoint is None:
-        hparams = {**run_meta, **dataclasses.asdict(config), "device": str(device)}
+        hparams = {**record, **dataclasses.asdict(config), "device": str(device)}
         writer.add_text("hyperparameters", hparams_table(hparams), 0)
 
     def evaluate_now(epoch: int) -> dict[str, float]:
@@ -337,44 +364,55 @@ def train_gan(
         path = run_dir / f"generated-images-{samples_written:04d}.png"
         return save_grid(grid, path, image_side=image_size)
 
-    def save(name: str, epoch: int) -> Path:
-        return save_checkpoint(
-            run_dir / "checkpoints" / name,
-            {
-                "gan_run": run_meta,
-                "config": dataclasses.asdict(config),
-                "epoch": epoch,
-                "samples_written": samples_written,
-                "history": history,
-                "generator": generator.state_dict(),
-                "generator_optimizer": g_optimizer.state_dict(),
-                "reward_model": reward_model.state_dict(),
-                "shuffle_rng": shuffle_gen.get_state(),
-                "noise_rng": noise_gen.get_state(),
-                "rng": rng_state(),
-            },
-        )
+    def save(
+        name: str,
+        epoch: int,
+        batch: int = 0,
+        epoch_shuffle: torch.Tensor | None = None,
+        epoch_steps: dict[str, list] | None = None,
+    ) -> Path:
+        """Checkpoint after ``epoch`` epochs and ``batch`` batches of the next; mid-epoch,
+        with that epoch's shuffle state from before its shuffle and its steps' metrics."""
+        state = {
+            "epoch": epoch,
+            "samples_written": samples_written,
+            "history": history,
+            **steps.state_dict(),
+            "shuffle_rng": shuffle_gen.get_state() if epoch_shuffle is None else epoch_shuffle,
+            "batch": batch,
+            "partial_epoch": epoch_steps or _no_steps(),
+        }
+        return files.save(name, dataclasses.asdict(config), state)
 
     if checkpoint is None:
         history["initial"] = evaluate_now(0)
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        d_metrics: list[dict[str, float]] = []
-        g_losses: list[float] = []
-        for real_x, real_y in _batches(images, labels, batch_size, shuffle_gen):
-            d_metrics.append(steps.discriminator(real_x, real_y))
-            if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
-                g_losses.append(steps.generator_step(batch_size, real_y))
-        epoch_metrics = _epoch_means(d_metrics, g_losses)
-        for key, value in epoch_metrics.items():
-            writer.add_scalar(f"gan/{key}", value, epoch)
-        if epoch % settings.sample_every == 0 or epoch == config.epochs:
-            write_samples(epoch)
-            epoch_metrics |= evaluate_now(epoch)
-        if settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
-            save(f"epoch_{epoch:04d}.pt", epoch)
-        history["final"] = epoch_metrics
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_metrics)
+    with CtrlC("batch").catching() as ctrl_c:
+        for epoch in range(start_epoch + 1, config.epochs + 1):
+            epoch_shuffle = shuffle_gen.get_state()  # before this epoch's shuffle
+            d_metrics, g_losses = partial["d_metrics"], partial["g_losses"]
+            batches = _batches(images, labels, batch_size, shuffle_gen, skip)
+            for batch, (real_x, real_y) in enumerate(batches, skip + 1):
+                d_metrics.append(steps.discriminator(real_x, real_y))
+                if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
+                    g_losses.append(steps.generator_step(batch_size, real_y))
+                if ctrl_c.pressed:
+                    steps_so_far = {"d_metrics": d_metrics, "g_losses": g_losses}
+                    path = save(f"epoch_{epoch - 1:04d}_batch_{batch:04d}.pt", epoch - 1,
+                                batch, epoch_shuffle, steps_so_far)  # fmt: skip
+                    writer.close()
+                    exit_interrupted(path, f"epoch {epoch}, batch {batch}")
+            skip, partial = 0, _no_steps()
+            epoch_metrics = _epoch_means(d_metrics, g_losses)
+            for key, value in epoch_metrics.items():
+                writer.add_scalar(f"gan/{key}", value, epoch)
+            if epoch % settings.sample_every == 0 or epoch == config.epochs:
+                write_samples(epoch)
+                epoch_metrics |= evaluate_now(epoch)
+            if settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
+                save(f"epoch_{epoch:04d}.pt", epoch)
+            history["final"] = epoch_metrics
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_metrics)
     final_path = save("final.pt", config.epochs)
     final = history.get("final", {})
     if "class_coverage" not in final:
@@ -382,7 +420,7 @@ def train_gan(
     writer.close()
 
     summary: dict[str, Any] = {
-        "data": run_meta["data"] or "digits",
+        "data": record["data"] or "digits",
         "seed": seed,
         "epochs": config.epochs,
         "device": str(device),
@@ -402,10 +440,13 @@ def train_gan(
         "samples": [
             str(run_dir / f"generated-images-{i:04d}.png") for i in range(1, samples_written + 1)
         ],
-        "checkpoint": str(final_path),
-        "run_dir": str(run_dir),
-        "resumed_from": str(settings.resume) if settings.resume else None,
+        **files.summary_entries(final_path),
         "wall_time_s": time.perf_counter() - start_time,
     }
-    write_json_atomic(run_dir / "summary.json", summary)
+    files.write_summary(summary)
     return summary
+
+
+def _no_steps() -> dict[str, list]:
+    """An epoch's step metrics before its first batch."""
+    return {"d_metrics": [], "g_losses": []}
