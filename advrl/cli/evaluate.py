@@ -1,5 +1,6 @@
 """``scripts/evaluate.py CHECKPOINT``: a trained agent's return over N episodes (greedy by
-default), or a generator's metrics for SeqGAN-v0 runs."""
+default), or a generator's metrics on envs that declare their agent a generator (SeqGAN-v0:
+``advrl.core.capabilities``), from the recipe the env brings."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from advrl.cli.common import run_main
+from advrl.core.capabilities import EnvCapabilities, env_capabilities
 from advrl.core.errors import UserError
-from advrl.envs.make import make_env
-from advrl.plugins.seqgan_recipe import SeqGANRecipeConfig
 
 
 def evaluate_main(argv: Sequence[str] | None = None) -> int:
@@ -48,8 +48,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         if args.episodes < 1:
             raise UserError(f"--episodes must be >= 1, got {args.episodes}")
         agent, factory, run = load_agent(args.checkpoint, args.device)
-        if run["env"].split(":")[-1].startswith("SeqGAN"):
-            return _evaluate_generator(agent, factory, args)
+        capabilities = env_capabilities(run["env"])
+        if capabilities.generator:
+            return _evaluate_generator(agent, factory, run["env"], capabilities, args)
         epsilon = run.get("eval_epsilon", 0.0) if args.epsilon is None else args.epsilon
         if not 0.0 <= epsilon <= 1.0:
             raise UserError(f"--epsilon must lie in [0, 1], got {epsilon}")
@@ -90,21 +91,25 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     return run_main(main)
 
 
-def _evaluate_generator(agent: Any, factory: Any, args: argparse.Namespace) -> int:
-    """SeqGAN-v0 checkpoints: generation metrics under the run's own discriminator."""
-    from advrl.core.checkpoint import load_checkpoint
-    from advrl.plugins.seqgan_recipe import SeqGANRecipe
+def _evaluate_generator(
+    agent: Any,
+    factory: Any,
+    env_name: str,
+    capabilities: EnvCapabilities,
+    args: argparse.Namespace,
+) -> int:
+    """Generator envs (SeqGAN-v0): the generation metrics of the env's recipe, under the
+    run's own reward model, instead of episode returns."""
+    from advrl.plugins import env_recipe
 
-    env = make_env(factory, training=False)
-    game = env.unwrapped.game
-    payload = load_checkpoint(args.checkpoint)
-    state = payload.get("plugins", {}).get("seqgan", payload.get("env_state"))
-    if state is not None:
-        game.load_state_dict(state)
-    recipe_options = payload["run"].get("recipe") or {}
-    recipe = SeqGANRecipe(game, agent.policy, agent.device, SeqGANRecipeConfig(**recipe_options))
-    metrics = recipe.evaluate()
-    samples = metrics.pop("samples")
+    recipe = env_recipe(capabilities, env_name)
+    if recipe is None or recipe.evaluate_checkpoint is None:
+        raise UserError(
+            f"env {env_name!r} declares its agent a generator, but its training recipe "
+            f"({capabilities.recipe}) has no generation metrics to evaluate it by"
+        )
+    metrics = recipe.evaluate_checkpoint(agent, factory, args.checkpoint)
+    samples = metrics.pop("samples", [])
     if args.json:
         print(json.dumps({**metrics, "samples": samples}))
     else:

@@ -27,11 +27,14 @@ wrappers press it for the agent).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObservation
+
+if TYPE_CHECKING:
+    from ale_py.env import AtariEnv
 
 ATARI_ENTRY_POINT = "ale_py.env:AtariEnv"
 
@@ -68,6 +71,16 @@ def is_atari_env(env: gym.Env) -> bool:
     return isinstance(env.unwrapped, AtariEnv)
 
 
+def atari_game(env: gym.Env) -> AtariEnv:
+    """The ale-py game under ``env``'s wrappers; a TypeError if there is none."""
+    from ale_py.env import AtariEnv
+
+    game = env.unwrapped
+    if not isinstance(game, AtariEnv):
+        raise TypeError(f"{env} does not wrap an ale-py game")
+    return game
+
+
 def wrap_atari(
     env: gym.Env,
     training: bool,
@@ -89,7 +102,7 @@ def wrap_atari(
     )
     if training:
         env = EpisodicLifeEnv(env)
-    if fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
+    if fire_reset and "FIRE" in atari_game(env).get_action_meanings():
         env = FireResetEnv(env)
         if not training:
             env = FireOnLifeLoss(env)
@@ -108,21 +121,22 @@ class FireOnLifeLoss(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.fire = env.unwrapped.get_action_meanings().index("FIRE")
+        self.atari_env = atari_game(env)
+        self.fire = self.atari_env.get_action_meanings().index("FIRE")
         self.lives = 0
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
-        self.lives = self.env.unwrapped.ale.lives()
+        self.lives = self.atari_env.ale.lives()
         return obs, info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        lives = self.env.unwrapped.ale.lives()
+        lives = self.atari_env.ale.lives()
         if 0 < lives < self.lives and not (terminated or truncated):
             obs, fire_reward, terminated, truncated, info = self.env.step(self.fire)
             reward = float(reward) + float(fire_reward)
-        self.lives = self.env.unwrapped.ale.lives()
+        self.lives = self.atari_env.ale.lives()
         return obs, reward, terminated, truncated, info
 
 

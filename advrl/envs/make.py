@@ -13,18 +13,15 @@ User modules are imported from the current directory or ``PYTHONPATH``.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.envs.registration import load_env_creator
 
+from advrl.core.capabilities import import_user_module, registered_creator
 from advrl.core.config import parse_call_kwargs
 from advrl.core.errors import UserError, did_you_mean
 from advrl.envs.atari import (
@@ -86,10 +83,8 @@ class EnvFactory:
 
 
 def _import_user_module(module_name: str, spec: str) -> Any:
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
-        return importlib.import_module(module_name)
+        return import_user_module(module_name)
     except ModuleNotFoundError as exc:
         raise UserError(
             f"cannot import module {module_name!r} named in --env {spec!r} ({exc}); run from "
@@ -119,16 +114,6 @@ def _registered_factory(env_id: str, spec: str, raw_kwargs: Mapping[str, str]) -
         make_vector = functools.partial(ale_vector_env, env_id) if fits else None
         return EnvFactory(spec, make, kwargs, make_vector=make_vector, vector_threads=fits)
     return EnvFactory(spec, make, kwargs, make_vector=make_vector)
-
-
-def registered_creator(env_id: str, vector: bool = False) -> Any:
-    """The class or function a registered id is built by (its vector env's with ``vector``);
-    None for an unregistered id or a missing vector entry point."""
-    if env_id not in gym.registry:
-        return None
-    spec = gym.registry[env_id]
-    entry = spec.vector_entry_point if vector else spec.entry_point
-    return load_env_creator(entry) if isinstance(entry, str) else entry
 
 
 def _native_vector(env_id: str) -> Callable[..., gym.vector.VectorEnv] | None:
@@ -253,8 +238,3 @@ def _records_episodes(envs: gym.vector.VectorEnv) -> bool:
         if not isinstance(envs, gym.vector.VectorWrapper):
             return False
         envs = envs.env
-
-
-def env_run_name(spec: str) -> str:
-    """A file-name-safe version of an env spec, for run directories."""
-    return spec.replace("/", "-").replace(":", "-")

@@ -1,10 +1,10 @@
 """SeqGAN-v0: generating a token sequence as a Gymnasium environment (Yu et al. 2017).
 
 An episode writes one sequence of T tokens from a vocabulary of V, one token per step
-(``Discrete(V)`` actions). The observation is the prefix so far, as a ``TokenPrefix``
-(int64, length T + 2): ``[t, start, x_1, ..., x_t, pad, ...]``, so a policy reads the
-length, the start token and the tokens from one array. The episode ends after T tokens, or
-at ``<eos>`` for text.
+(``Discrete(V)`` actions). The observation is the prefix so far, a ``TokenPrefix``
+(``advrl.core.spaces``; int64, length T + 2): ``[t, start, x_1, ..., x_t, pad, ...]``, so
+a policy reads the length, the start token and the tokens from one array. The episode ends
+after T tokens, or at ``<eos>`` for text.
 
 The reward is a discriminator's probability that the sequence is real (a ``RewardModel``
 with a ``SequenceCNN``). ``reward_mode``:
@@ -51,9 +51,11 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from torch import nn
 
+from advrl.core.capabilities import EnvCapabilities
 from advrl.core.checkpoint import load_checkpoint, save_checkpoint
 from advrl.core.device import resolve_device
 from advrl.core.errors import UserError, did_you_mean
+from advrl.core.spaces import TokenPrefix
 from advrl.core.stats import mean_metrics
 from advrl.gan.data import SequenceData, oracle_data, text_data
 from advrl.gan.discriminators import SequenceCNN, SequenceCNNConfig
@@ -81,30 +83,6 @@ and D's calibration on held-out reals against fresh fakes."""
 CALIBRATION_BINS = 10
 SCORE_CHUNK = 4096
 """Rows per discriminator pass when scoring completions (bounds peak memory)."""
-
-
-class TokenPrefix(spaces.MultiDiscrete):
-    """Observation space of token prefixes: ``[t, start, x_1..x_T]`` with 0 <= t <= T.
-
-    A ``MultiDiscrete`` (so Stable-Baselines3 and the env checkers take it as it is) that
-    advrl's networks recognise and give the token LSTM encoder.
-    """
-
-    def __init__(self, vocab_size: int, length: int, seed: Any = None) -> None:
-        nvec = np.array([length + 1] + [vocab_size] * (length + 1), dtype=np.int64)
-        super().__init__(nvec, dtype=np.int64, seed=seed)
-
-    @property
-    def vocab_size(self) -> int:
-        return int(self.nvec[1])
-
-    @property
-    def length(self) -> int:
-        """T, the number of tokens in a whole sequence."""
-        return int(self.nvec[0]) - 1
-
-    def __repr__(self) -> str:
-        return f"TokenPrefix(vocab_size={self.vocab_size}, length={self.length})"
 
 
 @dataclass
@@ -245,7 +223,7 @@ class SeqGANConfig:
 @runtime_checkable
 class StepwisePolicy(Protocol):
     """A next-token policy that can also be stepped one token at a time (O(T) sampling),
-    as ``advrl.agents.networks.TokenPolicy``; any other callable is read in whole. The
+    as ``advrl.agents.token_lstm.TokenPolicy``; any other callable is read in whole. The
     state is a tuple of tensors with the batch in dimension 1, as an LSTM's (h, c)."""
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor: ...
@@ -305,8 +283,10 @@ class SequenceGame:
             )
             if config.d_dropout is not None:
                 cnn_config.dropout = config.d_dropout
+            self.discriminator = SequenceCNN(cnn_config).to(self.device)
+            """D, the reward model's discriminator."""
             self.reward_model = RewardModel(
-                SequenceCNN(cnn_config).to(self.device),
+                self.discriminator,
                 loss=config.gan_loss,
                 reward=config.d_reward,
                 optimizer=functools.partial(
@@ -483,6 +463,8 @@ class SequenceGame:
             rewards[done] = self.score(obs[done.cpu(), 2:])
         open_rows = torch.nonzero(~done).squeeze(1)
         if self.config.reward_mode == "rollout" and open_rows.numel():
+            if uniforms is None:
+                raise ValueError("rollout rewards need the step's uniforms (B, N, T)")
             n = self.config.n_rollouts
             u = uniforms[open_rows.cpu()].reshape(-1, self.length)  # (R * N, T)
             completions = self.complete(self.rollout_policy, obs[open_rows.cpu()], u, copies=n)
@@ -507,7 +489,7 @@ class SequenceGame:
             rows = min(batch_size, n - start)
             u = torch.rand(rows, self.length, generator=self.d_rng)
             out.append(self.complete(policy, self.empty_prefixes(rows), u).cpu())
-        if was_training:
+        if was_training and isinstance(policy, nn.Module):
             policy.train()
         return torch.cat(out) if out else torch.zeros(0, self.length, dtype=torch.long)
 
@@ -581,6 +563,10 @@ class SequenceGame:
         """``n`` real sequences for a round: drawn from D's share of the training data, or
         fresh from the oracle with ``d_fresh_reals``."""
         if self.config.d_fresh_reals:
+            if self.oracle is None:  # refused by SeqGANConfig.validate
+                raise UserError(
+                    "d_fresh_reals needs the oracle; a dataset has no more reals to draw"
+                )
             return self.oracle.sample(n, self.length, generator=self.fresh_rng).cpu()
         return self.d_train[torch.randint(len(self.d_train), (n,), generator=self.d_rng)]
 
@@ -631,10 +617,9 @@ class SequenceGame:
 
     def save_discriminator(self, path: Path) -> Path:
         """Write the discriminator (weights, optimiser, sizes) atomically to ``path``."""
-        model = self.reward_model.discriminator
         state = {
             "reward_model": self.reward_model.state_dict(),
-            "cnn_config": dataclasses.asdict(model.config),
+            "cnn_config": dataclasses.asdict(self.discriminator.config),
         }
         return save_checkpoint(path, state)
 
@@ -644,7 +629,7 @@ class SequenceGame:
         if "reward_model" not in state or "cnn_config" not in state:
             raise UserError(f"{path} is not a SeqGAN-v0 discriminator file (discriminator.pt)")
         # Sizes only: dropout changes no weight, so d_dropout may differ from the saved one.
-        mine = dataclasses.asdict(self.reward_model.discriminator.config)
+        mine = dataclasses.asdict(self.discriminator.config)
         saved = {k: tuple(v) if isinstance(v, list) else v for k, v in state["cnn_config"].items()}
         mine.pop("dropout")
         saved.pop("dropout", None)
@@ -777,6 +762,10 @@ RECIPE_OPTIONS = (
     "kl_reference",
 )
 """Options of SeqGAN's training recipe, not of the env (advrl.plugins.seqgan_recipe)."""
+CAPABILITIES = EnvCapabilities(recipe="seqgan", learned_reward=True, generator=True)
+"""What SeqGAN-v0 declares to advrl's tools (``metadata["advrl"]``): it brings SeqGAN's
+recipe (``advrl.plugins``), its reward is a discriminator's score, and its agent is a
+generator, judged by generation metrics."""
 
 
 class SeqGANEnv(gym.Env):
@@ -835,14 +824,15 @@ class SeqGANEnv(gym.Env):
     `d_rounds`, `d_epochs`, `d_negatives`, `d_batch_size`), the rollout policy's delay
     (`rollout_update_rate`) and `device`. Training the agent around the env (MLE
     pre-training, discriminator pre-training, evaluation) is SeqGAN's recipe, a trainer
-    plug-in with options of its own (`--recipe-kwargs`); `update_rollout_policy` and
+    plug-in with options of its own (`--recipe-kwargs`), which the env asks for in its
+    metadata (`metadata["advrl"]`, `CAPABILITIES`); `update_rollout_policy` and
     `set_rollout_policy` are the hooks for users of other libraries.
 
     ## Version History
     - v0: Initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4, "advrl": CAPABILITIES}
     options = SeqGANConfig
     """The dataclass whose fields are this env's keyword options (read by advrl's CLI)."""
     options_elsewhere = {
@@ -850,6 +840,7 @@ class SeqGANEnv(gym.Env):
         for name in RECIPE_OPTIONS
     }
     """Options users look for here that live elsewhere, with where (read by advrl's CLI)."""
+    action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -943,7 +934,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     observation is the new empty prefix, the finished one is in ``info["final_obs"]``.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    metadata = {
+        "render_modes": [],
+        "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
+        "advrl": CAPABILITIES,
+    }
     options = SeqGANConfig
     options_elsewhere = SeqGANEnv.options_elsewhere
 

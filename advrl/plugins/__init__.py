@@ -5,30 +5,119 @@ discriminator curves); ``seqgan`` is SeqGAN's recipe, ``gail`` the learned rewar
 behaviour cloning. ``assemble_plugins`` turns a run's request (``--reward``, ``--pretrain``,
 ``--recipe-kwargs``, the env) into the list the trainer runs, refusing combinations that
 cannot work with one line naming the fix.
+
+An env that brings a training recipe names it in its capabilities
+(``advrl.core.capabilities``: SeqGAN-v0's is ``"seqgan"``); ``RECIPES`` maps the name to the
+recipe's options and plug-ins, so the trainer never recognises an env by its class or name.
+``register_recipe`` adds one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 
+from advrl.agents import AgentClass
 from advrl.agents.bc import BCConfig
 from advrl.agents.rollout import OnPolicyAgent
+from advrl.core.capabilities import EnvCapabilities, env_capabilities
+from advrl.core.checkpoint import load_checkpoint
 from advrl.core.config import config_from_overrides
 from advrl.core.demos import load_demos
 from advrl.core.errors import UserError
-from advrl.envs.make import EnvFactory
-from advrl.envs.seqgan import SeqGANEnv
+from advrl.envs.make import EnvFactory, make_env
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
 from advrl.plugins.bc_pretrain import BehaviourCloning
 from advrl.plugins.gail import GAILConfig, LearnedRewardPlugin
-from advrl.plugins.seqgan_recipe import SeqGANRecipeConfig, SeqGANRecipePlugin
+from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig, SeqGANRecipePlugin
+
+if TYPE_CHECKING:
+    from advrl.envs.seqgan import SeqGANEnv
 
 PRETRAIN_KINDS = ("bc",)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training recipe that an env brings (``EnvCapabilities.recipe`` names it): its
+    options, its plug-ins, what it rules out, and how its checkpoints are evaluated."""
+
+    config: type
+    """The dataclass of its options (``--recipe-kwargs``, over a preset's)."""
+    plugins: Callable[[Any], list[Plugin]]
+    """Its plug-ins, given its options."""
+    policy_agents_only: str | None = None
+    """Why an agent without a policy (Q-learning) cannot follow it; None if any can."""
+    own_pretraining: str | None = None
+    """What the recipe pre-trains already, refusing ``--pretrain``; None to allow it."""
+    evaluate_checkpoint: Callable[[Any, EnvFactory, Path], dict[str, Any]] | None = None
+    """A generator env's metrics for a checkpoint (``evaluate.py``): floats, and
+    ``samples``, a list of strings, if it has them."""
+
+
+RECIPES: dict[str, Recipe] = {}
+"""Training recipes by the name an env's capabilities give."""
+
+
+def register_recipe(name: str, recipe: Recipe) -> None:
+    """Make ``recipe`` the one that envs declaring ``recipe=name`` are trained with."""
+    RECIPES[name] = recipe
+
+
+def env_recipe(capabilities: EnvCapabilities, env_name: str) -> Recipe | None:
+    """The recipe an env's capabilities name (None if none); an unknown name is a UserError."""
+    if capabilities.recipe is None:
+        return None
+    try:
+        return RECIPES[capabilities.recipe]
+    except KeyError:
+        raise UserError(
+            f"env {env_name!r} asks for the training recipe {capabilities.recipe!r}, which "
+            f"none provides (known: {', '.join(sorted(RECIPES))}); register it with "
+            "advrl.plugins.register_recipe"
+        ) from None
+
+
+def _seqgan_plugins(config: SeqGANRecipeConfig) -> list[Plugin]:
+    seqgan = SeqGANRecipePlugin(config)
+    return [seqgan, seqgan.discriminator_log()]
+
+
+def _seqgan_checkpoint_metrics(
+    agent: OnPolicyAgent, factory: EnvFactory, checkpoint: Path
+) -> dict[str, Any]:
+    """Generation metrics of a SeqGAN-v0 checkpoint under the run's own discriminator."""
+    game = cast("SeqGANEnv", make_env(factory, training=False).unwrapped).game
+    payload = load_checkpoint(checkpoint)
+    state = payload.get("plugins", {}).get("seqgan", payload.get("env_state"))
+    if state is not None:
+        game.load_state_dict(state)
+    options = payload["run"].get("recipe") or {}
+    recipe = SeqGANRecipe(game, agent.policy, agent.device, SeqGANRecipeConfig(**options))
+    return recipe.evaluate()
+
+
+register_recipe(
+    "seqgan",
+    Recipe(
+        SeqGANRecipeConfig,
+        _seqgan_plugins,
+        policy_agents_only=(
+            "SeqGAN's recipe pre-trains the agent's token policy by MLE and its rollout reward "
+            "wants discount 0, which a Q-learning target cannot use"
+        ),
+        own_pretraining=(
+            "pre-trains by MLE on its real sequences already (behaviour cloning on sequence "
+            "data); drop --pretrain and set it with --recipe-kwargs mle_epochs=... mle_lr=..."
+        ),
+        evaluate_checkpoint=_seqgan_checkpoint_metrics,
+    ),
+)
 
 
 @dataclass
@@ -91,7 +180,7 @@ class PluginRequest:
 def assemble_plugins(
     request: PluginRequest,
     env: gym.Env,
-    algo_cls: type,
+    algo_cls: AgentClass,
     factory: EnvFactory,
     env_name: str,
 ) -> tuple[list[Plugin], EnvFactory]:
@@ -99,26 +188,21 @@ def assemble_plugins(
     (a frozen reward model of the env's own kind becomes an env option)."""
     plugins: list[Plugin] = []
     resolved: dict[str, Any] = {"gail": None, "bc": None, "recipe": None}
-    policy_agent = issubclass(algo_cls, OnPolicyAgent)
-    if isinstance(env, SeqGANEnv):
-        if not policy_agent:
+    policy_agent = isinstance(algo_cls, type) and issubclass(algo_cls, OnPolicyAgent)
+    recipe = env_recipe(env_capabilities(env), env_name)
+    if recipe is not None:
+        if not policy_agent and recipe.policy_agents_only:
             raise UserError(
-                f"--algo {algo_cls.name} cannot train {env_name}: SeqGAN's recipe pre-trains "
-                "the agent's token policy by MLE and its rollout reward wants discount 0, "
-                "which a Q-learning target cannot use; use --algo ppo or --algo reinforce"
+                f"--algo {algo_cls.name} cannot train {env_name}: {recipe.policy_agents_only}; "
+                "use --algo ppo or --algo reinforce"
             )
-        if request.pretrain is not None:
-            raise UserError(
-                f"{env_name} pre-trains by MLE on its real sequences already (behaviour "
-                "cloning on sequence data); drop --pretrain and set it with --recipe-kwargs "
-                "mle_epochs=... mle_lr=..."
-            )
-        recipe = config_from_overrides(
-            SeqGANRecipeConfig, request.recipe_base, request.recipe_kwargs, "--recipe-kwargs"
+        if request.pretrain is not None and recipe.own_pretraining:
+            raise UserError(f"{env_name} {recipe.own_pretraining}")
+        options = config_from_overrides(
+            recipe.config, request.recipe_base, request.recipe_kwargs, "--recipe-kwargs"
         )
-        resolved["recipe"] = dataclasses.asdict(recipe)
-        seqgan = SeqGANRecipePlugin(recipe)
-        plugins += [seqgan, seqgan.discriminator_log()]
+        resolved["recipe"] = dataclasses.asdict(options)
+        plugins += recipe.plugins(options)
     elif request.recipe_kwargs:
         raise UserError(
             "--recipe-kwargs configure SeqGAN-v0's recipe only; for behaviour cloning use "
@@ -173,7 +257,7 @@ def _reward_plugins(request: PluginRequest, env: gym.Env, resolved: dict[str, An
         raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
     if request.reward_kwargs and reward != "gail":
         raise UserError("--reward-kwargs configure --reward gail only")
-    if reward == "gail":
+    if reward == "gail" and demos is not None:  # without demos it was refused above
         gail = config_from_overrides(
             GAILConfig, request.gail_base, request.reward_kwargs, "--reward gail"
         )
@@ -188,10 +272,14 @@ def _reward_plugins(request: PluginRequest, env: gym.Env, resolved: dict[str, An
 
 
 __all__ = [
+    "RECIPES",
     "DiscriminatorLog",
     "PeriodicCheckpoints",
     "Plugin",
     "PluginRequest",
+    "Recipe",
     "Run",
     "assemble_plugins",
+    "env_recipe",
+    "register_recipe",
 ]

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from advrl.core.capabilities import env_capabilities
 from advrl.core.checkpoint import write_json_atomic
 from advrl.core.errors import UserError
 from advrl.plan import TrainSettings, plan_run
@@ -102,7 +103,9 @@ class Spec:
 
 def split_items(text: str) -> list[str]:
     """Split at the commas outside brackets: ``[64,64],[128,128]`` is two items."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += char in "([{"
         depth -= char in ")]}"
@@ -213,10 +216,10 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
         raise UserError("--cpus-per-trial must be above 0 and --gpus-per-trial at least 0")
     if settings.max_failures < 0 or (settings.max_concurrent or 1) < 1:
         raise UserError("--max-failures must be >= 0 and --max-concurrent >= 1")
-    if settings.scheduler == "asha" and settings.env.split(":")[-1].startswith("SeqGAN"):
+    if settings.scheduler == "asha" and env_capabilities(settings.env).learned_reward:
         raise UserError(
-            "--scheduler asha judges trials by their training return, which on SeqGAN-v0 is "
-            "the discriminator's score, not the generator's quality; use --scheduler none"
+            f"--scheduler asha judges trials by their training return, which on {settings.env} "
+            "is the discriminator's score, not the generator's quality; use --scheduler none"
         )
     hp = parse_specs(settings.hp, "--hp")
     env_kwargs = parse_specs(settings.env_kwargs, "--env-kwargs")
@@ -364,7 +367,11 @@ def connect(address: str | None, max_cpus: int | None = None) -> None:
     (``auto``, ``host:port`` or ``ray://host:port``); a silent address is a UserError."""
     import ray
 
-    quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    quiet: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
     if not address or address == "local":
         ray.init(address="local", num_cpus=max_cpus or os.cpu_count(), **quiet)
         return
@@ -412,6 +419,7 @@ def _tuner(settings: SweepSettings, hp: dict[str, Spec], env_kwargs: dict[str, S
     else:
         import optuna
 
+        sampler_cls: type[optuna.samplers.RandomSampler | optuna.samplers.TPESampler]
         sampler_cls = optuna.samplers.RandomSampler
         if settings.search == "optuna":
             sampler_cls = optuna.samplers.TPESampler
@@ -543,7 +551,8 @@ def _fit(
     else:
         tuner = _tuner(settings, hp, env_kwargs)
     grid = tuner.fit()
-    return [_trial_record(settings, result) for result in grid]
+    # By index: ResultGrid iterates through __getitem__, which mypy does not count as __iter__.
+    return [_trial_record(settings, grid[i]) for i in range(len(grid))]
 
 
 def load_settings(out: Path) -> SweepSettings:
@@ -670,7 +679,8 @@ def format_report(
     for row in configurations:
         if "iqm" not in row:
             continue
-        agg = Aggregate(row["runs"], row["iqm"], *row["iqm_ci95"], row["mean"], row["median"])
+        low, high = row["iqm_ci95"]
+        agg = Aggregate(row["runs"], row["iqm"], low, high, row["mean"], row["median"])
         lines.append(
             f"| {row['rank']} | `{row['label']}` | {row['finished']}/{len(row['seeds'])} | "
             f"{format_aggregate(agg, 3)} | {row['mean']:.3f} | {row['median']:.3f} |"
