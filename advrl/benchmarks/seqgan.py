@@ -1,22 +1,23 @@
 """SeqGAN-v0 on the paper's oracle: MLE only, SeqGAN with REINFORCE, SeqGAN with PPO.
 
 One process, one seed: the generator is MLE pre-trained once and the discriminator
-pre-trained once; both adversarial runs then start from copies of those same two models,
-so the three rows differ only in what happened after MLE. Each row reports NLL-oracle,
-NLL-test (at temperature 1) and wall time; the paper's figures are printed beside them. A
-second table gives the Monte Carlo reward throughput of the env (B=64, N=16, T=20,
-V=5000).
+pre-trained once, both saved as a run saves them; each adversarial row is then a user's run
+(``advrl.train`` with SeqGAN's recipe plug-in, ``adversarial_run``) that starts from those
+two files, so the three rows differ only in what happened after MLE. Each row reports
+NLL-oracle, NLL-test (at temperature 1) and wall time; the paper's figures are printed
+beside them. A second table gives the Monte Carlo reward throughput of the env (B=64, N=16,
+T=20, V=5000).
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import dataclasses
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -24,16 +25,23 @@ import torch
 
 from advrl.agents import get_algorithm
 from advrl.agents.bc import token_nll
+from advrl.agents.rollout import OnPolicyAgent
 from advrl.benchmarks import SHARED_BENCHMARKS
+from advrl.core.checkpoint import save_tensors_atomic
 from advrl.core.config import config_from_overrides
 from advrl.core.device import has_mallopt, keep_freed_memory, resolve_device
-from advrl.core.hooks import LearnHooks
-from advrl.core.logger import RunLogger
 from advrl.core.seeding import seed_everything
 from advrl.envs.seqgan import SeqGANConfig, SeqGANEnv, SeqGANVectorEnv, SequenceGame
 from advrl.gan.metrics import bleu, self_bleu
-from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig
+from advrl.plugins import Plugin, Run
+from advrl.plugins.seqgan_recipe import (
+    SeqGANRecipe,
+    SeqGANRecipeConfig,
+    policy_agent,
+    seqgan_game,
+)
 from advrl.presets import find_preset
+from advrl.train import TrainSettings, train
 
 PAPER_ORACLE = SHARED_BENCHMARKS / "seqgan_oracle"
 PAPER_NLL_ORACLE = {"mle": 9.038, "seqgan_reinforce": 8.736}
@@ -70,9 +78,10 @@ def _env_options(preset: str, oracle_params: str | None) -> dict[str, Any]:
     return options
 
 
-def recipe_options(preset: str) -> SeqGANRecipeConfig:
-    """The preset's recipe options (MLE, D pre-training, evaluation)."""
-    return SeqGANRecipeConfig(**find_preset("ppo", "SeqGAN-v0", preset).recipe_kwargs)
+def recipe_options(preset: str, overrides: dict[str, Any] | None = None) -> SeqGANRecipeConfig:
+    """The preset's recipe options (MLE, D pre-training, evaluation), ``overrides`` on top."""
+    preset_options = find_preset("ppo", "SeqGAN-v0", preset).recipe_kwargs
+    return SeqGANRecipeConfig(**{**preset_options, **(overrides or {})})
 
 
 def run_seqgan_benchmark(
@@ -81,12 +90,21 @@ def run_seqgan_benchmark(
     adversarial_steps: int | None = None,
     device: str = "auto",
     oracle_params: str | None = None,
+    env: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
+    coco: bool = True,
+    throughput: bool = True,
 ) -> dict[str, Any]:
-    """The three rows and the throughput figures, as a JSON-ready dict."""
+    """The three rows and the throughput figures, as a JSON-ready dict.
+
+    ``env`` and ``recipe`` are SeqGAN-v0 and recipe options over the preset's (tests shrink
+    the oracle and MLE with them); ``coco`` adds the COCO captions' rows where the data is,
+    ``throughput`` the Monte Carlo reward throughput (``mc_throughput``).
+    """
     torch_device = resolve_device(device)
     if oracle_params is None and (PAPER_ORACLE / "target_params.npz").exists():
         oracle_params = str(PAPER_ORACLE / "target_params.npz")
-    options = _env_options(preset, oracle_params)
+    options = {**_env_options(preset, oracle_params), **(env or {})}
     options["device"] = str(torch_device)
     config = SeqGANConfig(**options)
     seed_everything(seed)
@@ -94,55 +112,49 @@ def run_seqgan_benchmark(
 
     rows: dict[str, dict[str, Any]] = {}
     mle_agent, _ = new_agent(game, "ppo", torch_device, preset)
-    recipe = SeqGANRecipe(game, mle_agent.policy, torch_device, recipe_options(preset))
+    mle = SeqGANRecipe(game, mle_agent.policy, torch_device, recipe_options(preset, recipe))
     start = time.perf_counter()
-    mle_losses = recipe.pretrain_mle(seed)
+    mle_losses = mle.pretrain_mle(seed)
     mle_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    d_metrics = recipe.pretrain_discriminator()
+    d_metrics = mle.pretrain_discriminator()
     d_seconds = time.perf_counter() - start
-    rows["mle"] = {**_row(recipe), "wall_s": mle_seconds}
-    rows["mle"]["discriminator_pretrain_accuracy"] = d_metrics.get("accuracy")
-    rows["mle"] |= {"mle_epochs_run": len(mle_losses), "mle_best_epoch": recipe.best_epoch}
-    generator_state = copy.deepcopy(mle_agent.policy.logits_module().state_dict())
-    game_state = game.state_dict()
 
-    steps = adversarial_steps or (
-        BENCHMARK_STEPS
-        if preset == "default"
-        else find_preset("ppo", "SeqGAN-v0", preset).total_steps
-    )
-    for algo in ("reinforce", "ppo"):
-        start = time.perf_counter()
-        recipe = adversarial_run(
-            game, algo, generator_state, game_state, steps, seed, torch_device, preset
-        )
-        wall = time.perf_counter() - start
-        history = game.d_history
-        rows[f"seqgan_{algo}"] = {
-            **_row(recipe),
-            "wall_s": wall + mle_seconds + d_seconds,
-            "adversarial_s": wall,
-            "adversarial_steps": steps,
-            "discriminator_accuracy": history[-1]["accuracy"] if history else None,
-        }
+    preset_steps = find_preset("ppo", "SeqGAN-v0", preset).total_steps
+    steps = adversarial_steps or (preset_steps if preset != "default" else None) or BENCHMARK_STEPS
+    with saved_start(mle) as saved:
+        for algo in ("reinforce", "ppo"):
+            run = adversarial_run(
+                saved, config, algo, steps, seed, torch_device, preset, recipe=recipe
+            )
+            summary = run.run_summary
+            if not rows:  # the generator both runs start from, as the first one measured it
+                rows["mle"] = {**_row(summary["seqgan"]["after_mle"]), "wall_s": mle_seconds}
+                rows["mle"]["discriminator_pretrain_accuracy"] = d_metrics.get("accuracy")
+                rows["mle"] |= {"mle_epochs_run": len(mle_losses), "mle_best_epoch": mle.best_epoch}
+            rows[f"seqgan_{algo}"] = {
+                **_row(summary),
+                "wall_s": run.seconds + mle_seconds + d_seconds,
+                "adversarial_s": run.seconds,
+                "adversarial_steps": steps,
+                "discriminator_accuracy": summary["discriminator_accuracy"],
+            }
     result = {
         "preset": preset,
         "seed": seed,
         "device": str(torch_device),
-        "oracle": oracle_params or f"random (seed {config.oracle_seed})",
+        "oracle": config.oracle_params or f"random (seed {config.oracle_seed})",
         "env_options": dataclasses.asdict(config),
         "rows": rows,
-        "throughput": mc_throughput(torch_device),
     }
-    if (COCO / "train.txt").exists():
+    if throughput:
+        result["throughput"] = mc_throughput(torch_device)
+    if coco and (COCO / "train.txt").exists():
         result["coco"] = coco_rows(preset, seed, steps, torch_device)
     return result
 
 
-def coco_rows(
-    preset: str, seed: int, steps: int, device: torch.device
-) -> dict[str, dict[str, Any]]:
+def coco_rows(preset: str, seed: int, steps: int, device: torch.device) -> dict[str, Any]:
     """MLE and SeqGAN (REINFORCE) on COCO captions, with the training sentences scored the
     same way (Texygen's protocol check): BLEU-2..5 of 500 generated sentences against all
     10,000 test captions, Self-BLEU-4 of those 500, NLL-test."""
@@ -150,22 +162,20 @@ def coco_rows(
     options |= {"dataset": str(COCO / "train.txt"), "test_dataset": str(COCO / "test.txt")}
     options["device"] = str(device)
     seed_everything(seed)
-    game = SequenceGame(SeqGANConfig(**options))
+    config = SeqGANConfig(**options)
+    game = SequenceGame(config)
     agent, _ = new_agent(game, "reinforce", device, preset)
-    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
+    mle = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
     start = time.perf_counter()
-    recipe.pretrain_mle(seed)
-    recipe.pretrain_discriminator()
+    mle.pretrain_mle(seed)
+    mle.pretrain_discriminator()
     mle_seconds = time.perf_counter() - start
-    rows = {"mle": {**_text_row(recipe.metrics_of(recipe.sample(500))), "wall_s": mle_seconds}}
-    generator_state = copy.deepcopy(recipe.generator.state_dict())
-    start = time.perf_counter()
-    adversarial = adversarial_run(
-        game, "reinforce", generator_state, game.state_dict(), steps, seed, device, preset
-    )
+    rows = {"mle": {**_text_row(mle.metrics_of(mle.sample(500))), "wall_s": mle_seconds}}
+    with saved_start(mle) as saved:
+        run = adversarial_run(saved, config, "reinforce", steps, seed, device, preset)
     rows["seqgan_reinforce"] = {
-        **_text_row(adversarial.metrics_of(adversarial.sample(500))),
-        "wall_s": time.perf_counter() - start + mle_seconds,
+        **_text_row(run.recipe.metrics_of(run.recipe.sample(500))),
+        "wall_s": run.seconds + mle_seconds,
     }
     order = torch.randperm(len(game.data.train), generator=torch.Generator().manual_seed(seed))
     real = game.data.tokens(game.data.train[order[:500]])
@@ -189,7 +199,8 @@ def new_agent(
     overrides: dict[str, Any] | None = None,
 ) -> tuple[Any, int]:
     """An ``algo`` agent for ``game`` with its SeqGAN-v0 preset (and the env's recommended
-    discount), ``overrides`` on top; and the preset's number of envs."""
+    discount), ``overrides`` on top; and the preset's number of envs. For MLE outside a
+    run: adversarial training goes through ``adversarial_run``."""
     found = find_preset(algo, "SeqGAN-v0", preset)
     algo_cls = get_algorithm(algo)
     env = SeqGANEnv(game=game)
@@ -199,67 +210,118 @@ def new_agent(
     return agent, found.num_envs
 
 
+GENERATOR, DISCRIMINATOR = "generator.pt", "discriminator.pt"
+"""The files a run saves its generator and discriminator in, and ``saved_start`` too."""
+
+
+@contextlib.contextmanager
+def saved_start(recipe: SeqGANRecipe) -> Iterator[Path]:
+    """A temporary folder with ``recipe``'s generator and its game's discriminator, saved as
+    a run saves them, for ``adversarial_run`` to start from."""
+    with tempfile.TemporaryDirectory(prefix="advrl-seqgan-start-") as folder:
+        save_tensors_atomic(Path(folder) / GENERATOR, recipe.policy.state_dict())
+        recipe.game.save_discriminator(Path(folder) / DISCRIMINATOR)
+        yield Path(folder)
+
+
+class Measure(Plugin):
+    """What a benchmark takes from a run beyond its summary: the adversarial phase's wall
+    time, ``after_update(recipe)`` after every update (after the recipe's own, which moves
+    the rollout policy), ``wrap_envs(envs)`` around the run's envs (a control's reward), and
+    the trained generator, as a ``SeqGANRecipe`` over the run's game, to measure after it."""
+
+    name = "benchmark"
+
+    def __init__(
+        self,
+        after_update: Callable[[SeqGANRecipe], None] | None = None,
+        wrap_envs: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] | None = None,
+    ) -> None:
+        self.callback, self.wrap = after_update, wrap_envs
+        self._recipe: SeqGANRecipe | None = None
+        self.seconds = 0.0
+        """Wall seconds from the end of pre-training to the last update."""
+        self.run_summary: dict[str, Any] = {}
+        """The run's summary (``adversarial_run`` sets it)."""
+        self._started = 0.0
+
+    @property
+    def recipe(self) -> SeqGANRecipe:
+        """The run's generator and game, from the start of learning on."""
+        if self._recipe is None:
+            raise RuntimeError("the run has not started learning")
+        return self._recipe
+
+    def wrap_envs(self, run: Run, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+        return envs if self.wrap is None else self.wrap(envs)
+
+    def before_learn(self, run: Run) -> None:
+        # After the recipe's own before_learn: the generator is loaded, the rollout synced.
+        policy = policy_agent(run).policy
+        self._recipe = SeqGANRecipe(seqgan_game(run), policy, run.device)
+        self._started = time.perf_counter()
+
+    def after_update(self, run: Run, step: int) -> None:
+        self.seconds = time.perf_counter() - self._started
+        if self.callback is not None:
+            self.callback(self.recipe)
+
+
 def adversarial_run(
-    game: SequenceGame,
+    start: Path,
+    env: SeqGANConfig,
     algo: str,
-    generator_state: dict[str, Any],
-    game_state: dict[str, Any],
     steps: int,
     seed: int,
     device: torch.device,
     preset: str = "default",
-    overrides: dict[str, Any] | None = None,
+    hp: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
     after_update: Callable[[SeqGANRecipe], None] | None = None,
     wrap_envs: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] | None = None,
-) -> SeqGANRecipe:
-    """``steps`` of adversarial training by a fresh ``algo`` agent, starting from the given
-    generator weights and game state (discriminator, rollout policy); its recipe after.
+) -> Measure:
+    """``steps`` of adversarial training by a fresh ``algo`` agent, run as a user's run is:
+    ``advrl.train`` on SeqGAN-v0 with ``env``'s options, the ``preset``'s hyperparameters and
+    recipe options with ``hp`` and ``recipe`` over them, starting from the generator and
+    discriminator in ``start`` (``saved_start``) instead of pre-training. What ``Measure``
+    kept of it (the trained generator, the wall time, the run's summary).
 
     ``after_update(recipe)`` runs after every agent update, once the rollout policy moved;
     ``wrap_envs`` wraps the vector env the agent learns on (a control's reward, say).
     """
-    seed_everything(seed)
-    agent, num_envs = new_agent(game, algo, device, preset, overrides)
-    agent.policy.logits_module().load_state_dict(generator_state)
-    game.load_state_dict(game_state, agent.policy.logits_module())
-    game.d_history.clear()
-    recipe = SeqGANRecipe(game, agent.policy, device, recipe_options(preset))
-    recipe.after_update()  # the rollout policy starts as the given generator
-
-    class SyncRollouts(LearnHooks):
-        def after_update(self, step: int) -> None:
-            recipe.after_update()
-            if after_update is not None:
-                after_update(recipe)
-
-    envs: gym.vector.VectorEnv = SeqGANVectorEnv(num_envs=num_envs, game=game)
-    if wrap_envs is not None:
-        envs = wrap_envs(envs)
-    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
-    with tempfile.TemporaryDirectory() as log_dir:
-        logger = RunLogger(Path(log_dir), steps)
-        agent.learn(envs, steps, logger, seed=seed, hooks=SyncRollouts())
-        logger.close()
-    return recipe
+    measure = Measure(after_update, wrap_envs)
+    with tempfile.TemporaryDirectory(prefix="advrl-seqgan-run-") as folder:
+        settings = TrainSettings(
+            env="SeqGAN-v0",
+            algo=algo,
+            total_steps=steps,
+            seed=seed,
+            device=str(device),
+            run_dir=Path(folder) / "run",
+            env_kwargs={
+                **dataclasses.asdict(env),
+                "discriminator_path": str(start / DISCRIMINATOR),
+            },
+            hp={"preset": preset, **(hp or {})},
+            recipe_kwargs={**(recipe or {}), "generator_path": str(start / GENERATOR)},
+        )
+        measure.run_summary = train(settings, plugins=[measure])
+    return measure
 
 
-def _row(recipe: SeqGANRecipe) -> dict[str, Any]:
-    metrics = recipe.evaluate(sweep=True)
-    return {
-        "nll_oracle": metrics.get("nll_oracle"),
-        "nll_oracle_se": metrics.get("nll_oracle_se"),
-        "nll_test": metrics["nll_test"],
-        "bleu4": metrics["bleu4"],
-        "self_bleu4": metrics["self_bleu4"],
-        "temperature_sweep": metrics["temperature_sweep"],
-    }
+def _row(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A generator's columns of the table, from ``SeqGANRecipe.evaluate(sweep=True)``'s
+    metrics (a run's summary has them)."""
+    keys = ("nll_oracle", "nll_oracle_se", "nll_test", "bleu4", "self_bleu4", "temperature_sweep")
+    return {key: metrics.get(key) for key in keys}
 
 
 def _token_policy(envs: SeqGANVectorEnv, algo: str, device: torch.device) -> Any:
     """A fresh ``algo`` agent's token policy for ``envs`` (the linear softmax head)."""
     algo_cls = get_algorithm(algo)
     config = config_from_overrides(algo_cls.Config, {"hidden_sizes": ()}, {}, algo)
-    return algo_cls(envs.single_observation_space, envs.single_action_space, config, device).policy
+    spaces = (envs.single_observation_space, envs.single_action_space)
+    return cast(OnPolicyAgent, algo_cls(*spaces, config, device)).policy
 
 
 def mc_throughput(
@@ -460,12 +522,13 @@ def format_seqgan_table(result: dict[str, Any]) -> str:
         )
     if "coco" in result:
         lines += ["", format_coco_table(result["coco"])]
-    t = result["throughput"]
-    lines += [
-        "",
-        f"Monte Carlo rewards (B={t['batch']}, N={t['n_rollouts']}, T={t['seq_len']}, "
-        f"V={t['vocab_size']}): {t['sequences_scored_per_s']:,.0f} sequences completed and "
-        f"scored per second ({t['env_steps_per_s']:,.0f} env steps/s; "
-        f"{t['episode_seconds']:.2f} s per episode of {t['batch']} sequences)",
-    ]
+    t = result.get("throughput")
+    if t is not None:
+        lines += [
+            "",
+            f"Monte Carlo rewards (B={t['batch']}, N={t['n_rollouts']}, T={t['seq_len']}, "
+            f"V={t['vocab_size']}): {t['sequences_scored_per_s']:,.0f} sequences completed and "
+            f"scored per second ({t['env_steps_per_s']:,.0f} env steps/s; "
+            f"{t['episode_seconds']:.2f} s per episode of {t['batch']} sequences)",
+        ]
     return "\n".join(lines)

@@ -9,7 +9,8 @@
    an exact optimisation of that reward with beta = 1 would give.
 3. For each beta: PPO from p_ref on the logit reward of whole sequences (``final``, discount
    1) with a KL anchor to p_ref of coefficient beta: RLHF's objective, maximised by
-   p_ref * exp(logit D / beta).
+   p_ref * exp(logit D / beta). Each is a user's run (``advrl.train`` with SeqGAN's recipe)
+   started from p_ref and the frozen discriminator (``seqgan.adversarial_run``).
 4. ``density_ratio``: the beta whose generator lies furthest beyond MLE's curve on a
    *validation* frontier (NLL-oracle of separate samples, NLL on MLE's held-out validation
    sequences), never on the reported figures.
@@ -21,7 +22,6 @@ as ``samples_NAME.txt.gz``; ``frontier.png`` draws them.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import shutil
 import time
@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from advrl.benchmarks.seqgan import adversarial_run
+from advrl.benchmarks.seqgan import adversarial_run, saved_start
 from advrl.benchmarks.seqgan_paper import (
     SWEEP,
     PaperCPUSchedule,
@@ -110,38 +110,34 @@ def run_frontier(
         f"{ceiling['ceiling_nll_test']:.3f} (p_ref {ceiling['reference_nll_test']:.3f}), "
         f"effective samples {ceiling['effective_samples']:.0f}"
     )
-    mle_state = copy.deepcopy(mle.generator.state_dict())
-    game_state = game.state_dict()
     steps = schedule.updates * 64 * game.length
 
     chosen: dict[str, Any] = {}
-    for beta in schedule.betas:
-        name = f"density_ratio_beta{beta:g}"
-        start = time.perf_counter()
-        overrides = {**hp, "kl_coef": beta}
-        recipe = adversarial_run(
-            game,
-            "ppo",
-            mle_state,
-            game_state,
-            steps,
-            seed,
-            torch.device("cpu"),
-            overrides=overrides,
-        )
-        wall = time.perf_counter() - start
-        val = _validation_point(recipe, validation, schedule.eval_samples)
-        val_gap = frontier_gap(validation_curve, val)
-        row = evaluate_generator(recipe, report, out_dir / f"samples_{name}.txt.gz", 1.0)
-        row |= {"beta": beta, "wall_s": wall + mle_wall, "validation": val}
-        row["validation_frontier_gap"] = val_gap.gap
-        generators[name] = row
-        say(
-            f"{name}: validation gap {val_gap.gap:+.3f}; NLL-oracle {row['nll_oracle']:.3f} "
-            f"NLL-test {row['nll_test']:.3f} ({wall:.0f} s)"
-        )
-        if not chosen or val_gap.gap < chosen["validation_frontier_gap"]:
-            chosen = row
+    with saved_start(mle) as saved:
+        for beta in schedule.betas:
+            name = f"density_ratio_beta{beta:g}"
+            run = adversarial_run(
+                saved,
+                game.config,
+                "ppo",
+                steps,
+                seed,
+                torch.device("cpu"),
+                hp={**hp, "kl_coef": beta},
+                recipe={"eval_samples": schedule.eval_samples},
+            )
+            val = _validation_point(run.recipe, validation, schedule.eval_samples)
+            val_gap = frontier_gap(validation_curve, val)
+            row = evaluate_generator(run.recipe, report, out_dir / f"samples_{name}.txt.gz", 1.0)
+            row |= {"beta": beta, "wall_s": run.seconds + mle_wall, "validation": val}
+            row["validation_frontier_gap"] = val_gap.gap
+            generators[name] = row
+            say(
+                f"{name}: validation gap {val_gap.gap:+.3f}; NLL-oracle {row['nll_oracle']:.3f} "
+                f"NLL-test {row['nll_test']:.3f} ({run.seconds:.0f} s)"
+            )
+            if not chosen or val_gap.gap < chosen["validation_frontier_gap"]:
+                chosen = row
     # The chosen setting's samples under its own name too, so every row has its file.
     shutil.copyfile(out_dir / chosen["samples"], out_dir / "samples_density_ratio.txt.gz")
     generators["density_ratio"] = {

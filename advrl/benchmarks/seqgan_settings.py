@@ -12,13 +12,12 @@ Prints NLL-oracle (5,000 samples) and NLL-test after every 16 generator updates
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from typing import Any
 
 import torch
 
-from advrl.benchmarks.seqgan import PAPER_ORACLE, adversarial_run, new_agent
+from advrl.benchmarks.seqgan import PAPER_ORACLE, adversarial_run, new_agent, saved_start
 from advrl.core.seeding import seed_everything
 from advrl.envs.seqgan import SeqGANConfig, SequenceGame
 from advrl.gan.metrics import nll_oracle
@@ -43,6 +42,8 @@ EVAL_EVERY = 16
 
 def measure(recipe: SeqGANRecipe) -> tuple[float, float]:
     """NLL-oracle of ``SAMPLES`` generated sequences and NLL-test."""
+    if recipe.game.oracle is None:
+        raise ValueError("NLL-oracle needs a game with an oracle (oracle_params)")
     return nll_oracle(recipe.game.oracle, recipe.sample(SAMPLES)), recipe.nll_test()
 
 
@@ -65,39 +66,36 @@ def main() -> None:
     recipe.pretrain_discriminator()
     base_oracle, base_test = measure(recipe)
     print(f"MLE, epoch {recipe.best_epoch}: NLL-oracle {base_oracle:.3f} NLL-test {base_test:.3f}")
-    generator = copy.deepcopy(agent.policy.logits_module().state_dict())
-    game_state = game.state_dict()
+    with saved_start(recipe) as saved:
+        for name, algo, overrides, updates in SETTINGS:
+            if args.only and args.only not in name:
+                continue
+            count, start = 0, time.perf_counter()
 
-    for name, algo, overrides, updates in SETTINGS:
-        if args.only and args.only not in name:
-            continue
-        count, start = 0, time.perf_counter()
+            def report(run: SeqGANRecipe, name: str = name, start: float = start) -> None:
+                nonlocal count
+                count += 1
+                if count % args.eval_every == 0:
+                    nll_o, nll_t = measure(run)
+                    print(
+                        f"{name} @ {count}: NLL-oracle {nll_o:.3f} ({nll_o - base_oracle:+.3f})  "
+                        f"NLL-test {nll_t:.3f} ({nll_t - base_test:+.3f})  "
+                        f"{time.perf_counter() - start:.0f} s",
+                        flush=True,
+                    )
 
-        def report(run: SeqGANRecipe, name: str = name, start: float = start) -> None:
-            nonlocal count
-            count += 1
-            if count % args.eval_every == 0:
-                nll_o, nll_t = measure(run)
-                print(
-                    f"{name} @ {count}: NLL-oracle {nll_o:.3f} ({nll_o - base_oracle:+.3f})  "
-                    f"NLL-test {nll_t:.3f} ({nll_t - base_test:+.3f})  "
-                    f"{time.perf_counter() - start:.0f} s",
-                    flush=True,
-                )
-
-        num_envs = find_preset(algo, "SeqGAN-v0").num_envs
-        steps = (args.updates or updates) * num_envs * game.length
-        adversarial_run(
-            game,
-            algo,
-            generator,
-            game_state,
-            steps,
-            args.seed,
-            device,
-            overrides=overrides,
-            after_update=report,
-        )
+            num_envs = find_preset(algo, "SeqGAN-v0").num_envs
+            steps = (args.updates or updates) * num_envs * game.length
+            adversarial_run(
+                saved,
+                game.config,
+                algo,
+                steps,
+                args.seed,
+                device,
+                hp=overrides,
+                after_update=report,
+            )
 
 
 if __name__ == "__main__":

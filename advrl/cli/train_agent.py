@@ -85,8 +85,8 @@ def train_parser() -> argparse.ArgumentParser:
     add_assignments(
         parser,
         "--recipe-kwargs",
-        "SeqGAN-v0's recipe options: mle_epochs, mle_lr, mle_batch_size, mle_patience, "
-        "mle_val_fraction, mle_dropout, d_pretrain_rounds, eval_samples, eval_every, kl_reference",
+        "SeqGAN-v0's recipe options: "
+        + ", ".join(field.name for field in dataclasses.fields(SeqGANRecipeConfig)),
     )
     parser.add_argument(
         "--vec",
@@ -187,6 +187,8 @@ def _list_hp(
     print(f"hyperparameters of {algo}{where}, set with --hp KEY=VALUE:")
     _print_fields(algo_cls.Config, values)
     if dataclasses.is_dataclass(options):
+        if not isinstance(options, type):
+            raise TypeError(f"{env}'s options must be a dataclass class, got an instance")
         print(f"options of {env}, set with --env-kwargs KEY=VALUE:")
         _print_fields(options, preset.env_kwargs)
     if getattr(creator if env else None, "options", None) is SeqGANConfig:

@@ -1,7 +1,8 @@
 """SeqGAN's recipe around any advrl policy-gradient agent on SeqGAN-v0 (Yu et al. 2017).
 
 1. MLE pre-training: the agent's token policy learns the real sequences by teacher-forced
-   cross-entropy, which is behaviour cloning on sequence data (``advrl.agents.bc``).
+   cross-entropy, which is behaviour cloning on sequence data (``advrl.agents.bc``); or a
+   saved generator is loaded instead (``generator_path``).
 2. Discriminator pre-training: real sequences against samples of the MLE generator.
 3. Adversarial training: the agent's own ``learn`` on the discriminator's reward, with the
    env training the discriminator on its schedule; after every agent update the env's
@@ -17,18 +18,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from advrl.agents.bc import BCConfig, counted_tokens, fit_likelihood, sequence_nll, token_nll
 from advrl.agents.networks import ActorCritic
+from advrl.agents.rollout import OnPolicyAgent
 from advrl.core.checkpoint import save_tensors_atomic
-from advrl.envs.seqgan import MEMORISATION_KEYS, SequenceGame
+from advrl.core.errors import UserError
+from advrl.envs.seqgan import MEMORISATION_KEYS, SeqGANVectorEnv, SequenceGame, StepwisePolicy
 from advrl.gan.density_ratio import importance_log_z, reweighted_nll
 from advrl.gan.frontier import frontier_gap, plot_frontier
 from advrl.gan.metrics import bleu, self_bleu, temperature_sweep
+from advrl.gan.oracle import OracleLSTM
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
 SWEEP_TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
@@ -68,6 +73,11 @@ class SeqGANRecipeConfig:
     """With the agent's ``kl_coef`` > 0, what its KL anchor's reference is: start (the
     generator adversarial training starts from, the density ratio's p_ref) or refresh (the
     current policy after every discriminator phase: a trust-region GAN)."""
+    generator_path: str | None = None
+    """Start from a saved generator (``generator.pt`` of a run) instead of MLE pre-training:
+    its token policy's weights are loaded into the agent's (the critic stays the agent's
+    own). With the env's ``discriminator_path`` as well, adversarial training starts at
+    once, so several agents can start from one generator and one discriminator."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
@@ -89,6 +99,8 @@ class SeqGANRecipeConfig:
             )
         if self.mle_lr <= 0:
             problems.append(f"mle_lr must be > 0, got {self.mle_lr}")
+        if self.generator_path is not None and not Path(self.generator_path).is_file():
+            problems.append(f"generator_path {self.generator_path!r} is not a file")
         if not 0.0 <= self.mle_dropout < 1.0:
             problems.append(f"mle_dropout must be in [0, 1), got {self.mle_dropout}")
         return problems
@@ -116,13 +128,13 @@ class Tempered(nn.Module):
         return self.module(obs) / self.temperature
 
     def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        logits, state = self.module.start(obs)
+        logits, state = cast(StepwisePolicy, self.module).start(obs)
         return logits / self.temperature, state
 
     def step(
         self, tokens: torch.Tensor, state: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        logits, state = self.module.step(tokens, state)
+        logits, state = cast(StepwisePolicy, self.module).step(tokens, state)
         return logits / self.temperature, state
 
 
@@ -179,6 +191,21 @@ class SeqGANRecipe:
             return {}  # a loaded discriminator is trained already (and may be frozen)
         rounds = self.config.d_pretrain_rounds
         return self.game.train_discriminator(rounds) if rounds else {}
+
+    def load_generator(self, path: str | Path) -> None:
+        """Load the token policy's weights from ``path``, a saved policy (a run's
+        ``generator.pt``); the agent's own critic is kept, as it is no part of the generator."""
+        saved = torch.load(path, map_location=self.device, weights_only=True)
+        # The generator shares the policy's parameters: find each one's name in the policy.
+        names = {id(t): name for name, t in self.policy.state_dict(keep_vars=True).items()}
+        own = self.generator.state_dict(keep_vars=True)
+        try:
+            self.generator.load_state_dict({key: saved[names[id(t)]] for key, t in own.items()})
+        except (KeyError, RuntimeError) as exc:
+            raise UserError(
+                f"{path} holds no generator of this agent's sizes ({str(exc).splitlines()[0]}); "
+                "use the token_lstm sizes and the env's vocabulary it was trained with"
+            ) from None
 
     # --- 3: adversarial training --------------------------------------------------------
 
@@ -254,14 +281,19 @@ class SeqGANRecipe:
     @torch.no_grad()
     def nll_oracle(self, samples: torch.Tensor) -> dict[str, float]:
         """The oracle's mean per-token NLL of ``samples`` and its standard error."""
-        per_sequence = self.game.oracle.nll(samples.to(self.game.device))
+        per_sequence = self._oracle().nll(samples.to(self.game.device))
         se = per_sequence.std() / len(per_sequence) ** 0.5 if len(per_sequence) > 1 else 0.0
         return {"nll_oracle": per_sequence.mean().item(), "nll_oracle_se": float(se)}
 
     @torch.no_grad()
     def oracle_nll_of_test(self) -> float:
         """The oracle's NLL of its own held-out samples: the frontier's ideal point."""
-        return self.game.oracle.nll(self.game.data.test.to(self.game.device)).mean().item()
+        return self._oracle().nll(self.game.data.test.to(self.game.device)).mean().item()
+
+    def _oracle(self) -> OracleLSTM:
+        if self.game.oracle is None:
+            raise ValueError("NLL-oracle needs a game with an oracle, not a text dataset")
+        return self.game.oracle
 
     def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
         """Generation metrics of the agent's policy now; see the module docstring."""
@@ -310,6 +342,16 @@ class SeqGANRecipe:
         return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, temperatures)
 
 
+def seqgan_game(run: Run) -> SequenceGame:
+    """The game of a SeqGAN-v0 run's envs."""
+    return cast(SeqGANVectorEnv, run.envs.unwrapped).game
+
+
+def policy_agent(run: Run) -> OnPolicyAgent:
+    """The run's agent: a policy-gradient one (``assemble_plugins`` takes no other here)."""
+    return cast(OnPolicyAgent, run.agent)
+
+
 def memorisation_line(phase: dict[str, float]) -> str:
     """The discriminator's mean logits on its reals, held-out reals and fakes, in a line."""
     if "d_memorisation_gap" not in phase:
@@ -344,12 +386,12 @@ class SeqGANRecipePlugin(Plugin):
     @staticmethod
     def discriminator_log() -> DiscriminatorLog:
         """The discriminator's phases during adversarial training, as curves."""
-        return DiscriminatorLog(lambda run: run.envs.unwrapped.game.d_history)
+        return DiscriminatorLog(lambda run: seqgan_game(run).d_history)
 
     def _recipe(self, run: Run) -> SeqGANRecipe:
         if self.recipe is None:
-            game = run.envs.unwrapped.game
-            self.recipe = SeqGANRecipe(game, run.agent.policy, run.device, self.config)
+            policy = policy_agent(run).policy
+            self.recipe = SeqGANRecipe(seqgan_game(run), policy, run.device, self.config)
         return self.recipe
 
     def _log(self, run: Run, metrics: dict[str, Any], step: int) -> None:
@@ -373,31 +415,29 @@ class SeqGANRecipePlugin(Plugin):
         if run.resumed:
             return
         step = run.logger.global_step
-        untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
-        say(f"seqgan: untrained generator  {brief(untrained)}")
-
-        def log_epoch(epoch: int, loss: float, val_nll: float | None) -> None:
-            run.logger.scalars({"mle_loss": loss}, "seqgan/", epoch)
-            if val_nll is not None:
-                run.logger.scalars({"mle_val_nll": val_nll}, "seqgan/", epoch)
-            if epoch % 5 == 0 or epoch == cfg.mle_epochs or val_nll is not None:
-                val = "" if val_nll is None else f"  validation NLL {val_nll:.4f}"
-                say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}{val}")
-
-        start = time.perf_counter()
-        losses = recipe.pretrain_mle(run.seed, log_epoch)
-        mle_seconds = time.perf_counter() - start
+        untrained: dict[str, Any] | None = None
+        losses: list[float] = []
+        mle_seconds = 0.0
+        if cfg.generator_path is not None:
+            recipe.load_generator(cfg.generator_path)
+            say(f"seqgan: generator loaded from {cfg.generator_path}, no MLE")
+        else:
+            untrained, losses, mle_seconds = self._pretrain_generator(run)
         start = time.perf_counter()
         d_pretrain = recipe.pretrain_discriminator()
         d_seconds = time.perf_counter() - start
-        say(
-            f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
-            f"{d_seconds:.0f} s)  accuracy {d_pretrain.get('accuracy', float('nan')):.3f}"
-            + memorisation_line(d_pretrain)
-        )
+        loaded = recipe.game.config.discriminator_path
+        if loaded:
+            say(f"seqgan: discriminator loaded from {loaded}, no pre-training")
+        else:
+            say(
+                f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
+                f"{d_seconds:.0f} s)  accuracy {d_pretrain.get('accuracy', float('nan')):.3f}"
+                + memorisation_line(d_pretrain)
+            )
         after_mle = recipe.evaluate(sweep=True)  # MLE's curve, to set the final one against
         self._log(run, after_mle, step)
-        kept = f"epoch {recipe.best_epoch} of {len(losses)}"
+        kept = "loaded" if cfg.generator_path else f"epoch {recipe.best_epoch} of {len(losses)}"
         say(f"seqgan: after MLE ({kept}, {mle_seconds:.0f} s)  {brief(after_mle)}")
         ceiling = {}
         if recipe.game.config.d_reward == "logit":
@@ -418,15 +458,35 @@ class SeqGANRecipePlugin(Plugin):
             "discriminator_pretrain": d_pretrain,
         }
 
+    def _pretrain_generator(self, run: Run) -> tuple[dict[str, Any], list[float], float]:
+        """MLE of the agent's policy: the untrained generator's metrics, each epoch's loss
+        and the seconds it took."""
+        recipe, cfg, say = self._recipe(run), self.config, run.logger.say
+        untrained = recipe.evaluate(min(cfg.eval_samples, 1000))
+        say(f"seqgan: untrained generator  {brief(untrained)}")
+
+        def log_epoch(epoch: int, loss: float, val_nll: float | None) -> None:
+            run.logger.scalars({"mle_loss": loss}, "seqgan/", epoch)
+            if val_nll is not None:
+                run.logger.scalars({"mle_val_nll": val_nll}, "seqgan/", epoch)
+            if epoch % 5 == 0 or epoch == cfg.mle_epochs or val_nll is not None:
+                val = "" if val_nll is None else f"  validation NLL {val_nll:.4f}"
+                say(f"seqgan: MLE epoch {epoch}/{cfg.mle_epochs}  loss {loss:.4f}{val}")
+
+        start = time.perf_counter()
+        losses = recipe.pretrain_mle(run.seed, log_epoch)
+        return untrained, losses, time.perf_counter() - start
+
     def after_update(self, run: Run, step: int) -> None:
         recipe = self._recipe(run)
         recipe.after_update()
         phases = len(recipe.game.d_history)
-        anchor = getattr(run.agent, "kl_anchor", None)
+        agent = policy_agent(run)
+        anchor = agent.kl_anchor
         if self.config.kl_reference == "refresh" and anchor and phases > self.phases_seen:
-            beta = anchor.coef  # the reference moves to the policy D was just trained on
-            run.agent.anchor_to()
-            run.agent.kl_anchor.coef = beta
+            agent.anchor_to()  # the reference moves to the policy D was just trained on
+            if agent.kl_anchor is not None:
+                agent.kl_anchor.coef = anchor.coef
         self.phases_seen = phases
         every = self.config.eval_every
         if every and step - self.last_eval_step >= every:
