@@ -66,11 +66,11 @@ class BCConfig:
 class LikelihoodFit:
     """What ``fit_likelihood`` did: per-epoch losses, held-out NLLs and the epoch kept."""
 
+    validation: torch.Tensor
+    """The held-out rows (empty with patience 0)."""
     losses: list[float] = field(default_factory=list)
     val_nll: list[float] = field(default_factory=list)
     best_epoch: int = 0
-    validation: torch.Tensor | None = None
-    """The held-out rows (empty with patience 0)."""
 
 
 def fit_likelihood(
@@ -134,7 +134,7 @@ def action_nll(
 
 
 def token_nll(
-    policy: nn.Module,
+    policy: ActorCritic,
     sequences: torch.Tensor,
     start_id: int,
     eos_id: int | None,

@@ -199,10 +199,12 @@ class DQN:
     def __init__(
         self,
         observation_space: gym.Space,
-        action_space: gym.spaces.Discrete,
+        action_space: gym.Space,
         config: DQNConfig,
         device: torch.device,
     ) -> None:
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise TypeError(f"{self.name} needs a Discrete action space, got {action_space}")
         self.config, self.device = config, device
         self.observation_space, self.action_space = observation_space, action_space
         self.n_actions = int(action_space.n)

@@ -68,6 +68,8 @@ def _obs_layout(space: gym.Space) -> tuple[tuple[int, ...], np.dtype]:
     if isinstance(space, gym.spaces.Discrete):
         return (), np.dtype(np.int64)
     dtype = np.dtype(space.dtype)
+    if space.shape is None:
+        raise ValueError(f"{space} has no shape to store")
     return tuple(space.shape), (np.dtype(np.float32) if dtype == np.float64 else dtype)
 
 

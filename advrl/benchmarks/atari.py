@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from advrl.envs.make import make_vector_env, resolve_env
@@ -27,7 +28,10 @@ def env_steps_per_second(env_id: str, num_envs: int, vec: str, steps: int, seed:
     try:
         envs.reset(seed=seed)
         rng = np.random.default_rng(seed)
-        n = int(envs.single_action_space.n)
+        space = envs.single_action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            raise TypeError(f"{env_id} has a {space} action space, not Discrete")
+        n = int(space.n)
         for _ in range(50):
             envs.step(rng.integers(0, n, size=num_envs))
         start = time.perf_counter()

@@ -102,8 +102,9 @@ def run_together(workloads: tuple[str, ...], policy: str, folder: Path) -> list[
             if processes[i].poll() is not None:
                 walls[i] = time.perf_counter() - starts[i]
                 pending.discard(i)
+                stderr = processes[i].stderr
                 if processes[i].returncode != 0:
-                    error = processes[i].stderr.read().decode()[-1500:]
+                    error = stderr.read().decode()[-1500:] if stderr else ""
                     raise RuntimeError(f"{workloads[i]} failed under {policy}: {error}")
         time.sleep(0.05)
     return walls
@@ -123,7 +124,7 @@ def concurrency_suite(folder: Path, repeats: int = 1) -> dict[str, Any]:
             )
             for name in names
         }
-        rows = []
+        rows: list[dict[str, Any]] = []
         for pair in pairs:
             walls = np.median([run_together(pair, policy, folder) for _ in range(repeats)], axis=0)
             rows.append(

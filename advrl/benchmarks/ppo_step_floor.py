@@ -163,9 +163,12 @@ def check_gradients(policy: ActorCritic, batch: dict[str, torch.Tensor]) -> floa
     policy.zero_grad()
     ppo_loss(policy, batch).backward()
     by_hand = gradients_by_hand(policy, batch)
-    return max(
-        (p.grad - g).abs().max().item() for p, g in zip(policy.parameters(), by_hand, strict=True)
-    )
+    differences = []
+    for p, g in zip(policy.parameters(), by_hand, strict=True):
+        if p.grad is None:
+            raise RuntimeError(f"autograd gave no gradient for a parameter of shape {p.shape}")
+        differences.append((p.grad - g).abs().max().item())
+    return max(differences)
 
 
 def main() -> None:

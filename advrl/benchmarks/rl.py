@@ -213,7 +213,7 @@ def _sb3_env(env_id: str, num_envs: int, seed: int) -> Any:
 def _reinforce_cases() -> list[Case]:
     from stable_baselines3 import A2C
 
-    hp = {
+    hp: dict[str, Any] = {
         "lr": 2e-3,
         "n_steps": 256,
         "gamma": 0.99,
@@ -569,9 +569,9 @@ def write_curves(
     ran = {result.case for result in results}
     previous = directory / "curves.json"
     if previous.exists():  # keep the curves of cases not run this time
-        for name, curve in json.loads(previous.read_text())["runs"].items():
+        for name, kept in json.loads(previous.read_text())["runs"].items():
             if name.split(" ")[0] not in ran:
-                runs[name] = curve
+                runs[name] = kept
     for result in results:
         for run in result.runs:
             curve: dict[str, list[list[float]]] = {

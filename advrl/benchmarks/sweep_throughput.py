@@ -52,13 +52,14 @@ def sweep_throughput(
         results = run_sweep(settings)
         wall = time.perf_counter() - start
         finished = sum(t["status"] == "finished" for t in results["trials"])
+        best: dict[str, Any] = next(iter(results["configurations"]), {})
         result[name] = {
             "concurrent": concurrent,
             "cpus_per_trial": cores / concurrent,
             "wall_s": wall,
             "finished": finished,
             "trials_per_hour": finished / wall * 3600,
-            "metric_iqm": next(iter(results["configurations"]), {}).get("iqm"),
+            "metric_iqm": best.get("iqm"),
         }
         say(f"{name}: {finished} trials in {wall:.0f} s ({finished / wall * 3600:.0f} per hour)")
     result["ratio"] = (

@@ -169,7 +169,7 @@ def parse_call_kwargs(
     """
     try:
         signature = inspect.signature(fn)
-        hints = typing.get_type_hints(fn.__init__ if isinstance(fn, type) else fn)
+        hints = typing.get_type_hints(fn.__init__ if isinstance(fn, type) else fn)  # type: ignore[misc]  # mypy: any __init__ access; fn is a class
     except (TypeError, ValueError, NameError):
         signature, hints = None, {}
     params = dict(signature.parameters) if signature else {}

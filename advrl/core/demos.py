@@ -37,5 +37,5 @@ def load_demos(path: str | Path) -> dict[str, np.ndarray]:
 def save_demos(path: Path, demos: dict[str, np.ndarray]) -> Path:
     """Write ``demos`` as a compressed .npz, atomically."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **demos)
+    np.savez_compressed(buffer, **demos)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     return write_bytes_atomic(Path(path), buffer.getvalue())

@@ -94,7 +94,9 @@ def load_image_folder(folder: Path, channels: int = 1, image_size: int = 32) -> 
     for path, _ in files:
         try:
             with Image.open(path) as image:
-                image = image.convert(mode).resize((image_size, image_size), Image.BILINEAR)
+                image = image.convert(mode).resize(
+                    (image_size, image_size), Image.Resampling.BILINEAR
+                )
                 arrays.append(np.asarray(image, dtype=np.float32))
         except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
             raise UserError(f"cannot read image {str(path)!r} ({exc}); remove or fix it") from None
@@ -147,7 +149,7 @@ def save_grid(
     scale = max(1, math.ceil(min_tile / image_side), min_side // max(grid.shape[:2]))
     image = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid)
     if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return write_bytes_atomic(path, buffer.getvalue())

@@ -235,7 +235,7 @@ def _ngrams(tokens: Tokens, k: int) -> Iterable[tuple]:
     return zip(*(tokens[i:] for i in range(k)), strict=False)
 
 
-def _token_lists(corpus: Any) -> list[list[Hashable]]:
+def _token_lists(corpus: Any) -> list[Sequence[Hashable]]:
     """A corpus as lists of tokens: rows of a 2-D tensor / array, or sequences of tokens."""
     if isinstance(corpus, torch.Tensor | np.ndarray):
         if corpus.ndim != 2:

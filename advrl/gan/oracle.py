@@ -115,6 +115,14 @@ class OracleLSTM(nn.Module):
     Build one with ``OracleLSTM.random(...)`` or ``OracleLSTM.from_npz(path)``.
     """
 
+    # Buffers (register_buffer): fixed weights that move with .to() but are never trained.
+    embedding: torch.Tensor
+    w: torch.Tensor
+    u: torch.Tensor
+    b: torch.Tensor
+    w_out: torch.Tensor
+    b_out: torch.Tensor
+
     def __init__(
         self,
         embedding: torch.Tensor,
@@ -233,7 +241,8 @@ class OracleLSTM(nn.Module):
             cols = slice(k * h, (k + 1) * h)
             arrays |= {f"W_{gate}": self.w[:, cols], f"U_{gate}": self.u[:, cols]}
             arrays[f"b_{gate}"] = self.b[cols]
-        np.savez(path, **{key: arrays[key].detach().cpu().numpy() for key in NPZ_KEYS})
+        numpy_arrays = {key: arrays[key].detach().cpu().numpy() for key in NPZ_KEYS}
+        np.savez(path, **numpy_arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
     # --- the recurrence -----------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from advrl.core.checkpoint import load_checkpoint, save_checkpoint
 from advrl.core.errors import UserError
-from advrl.core.modules import NatureCNN, is_image_space, mlp
+from advrl.core.modules import NatureCNN, flat_size, is_image_space, mlp
 from advrl.gan.reward_model import RewardModel
 
 
@@ -38,11 +38,11 @@ def pair_features(obs: np.ndarray, actions: np.ndarray, action_space: spaces.Spa
 
 def feature_size(observation_space: spaces.Space, action_space: spaces.Space) -> int:
     """Features per ``pair_features`` row for these spaces."""
-    obs = int(np.prod(observation_space.shape))
+    obs = flat_size(observation_space)
     act = (
         int(action_space.n)
         if isinstance(action_space, spaces.Discrete)
-        else int(np.prod(action_space.shape))
+        else flat_size(action_space)
     )
     return obs + act
 
@@ -76,9 +76,7 @@ def make_transition_reward_model(
     """A transition discriminator in a RewardModel: an MLP over standardised vector
     observations and the action, or the Nature CNN for image observations."""
     if is_image_space(observation_space):
-        action_dim = feature_size(observation_space, action_space) - int(
-            np.prod(observation_space.shape)
-        )
+        action_dim = feature_size(observation_space, action_space) - flat_size(observation_space)
         net: nn.Module = ImagePairDiscriminator(observation_space, action_dim, hidden_sizes)
         normalize = False  # the CNN scales pixels itself
     elif isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1:

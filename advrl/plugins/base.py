@@ -41,9 +41,11 @@ class Run:
     """True when the run continues a checkpoint (pre-training is then skipped)."""
     save: Callable[[str], Path]
     """``save(name)`` writes ``checkpoints/<name>`` now (agent, RNG and plug-in states)."""
-    envs: gym.vector.VectorEnv | None = None
-    agent: Agent | None = None
-    logger: RunLogger | None = None
+    # The trainer sets these three as it builds the run: only ``wrap_envs`` runs before them
+    # (and sees None); every later hook may use them as typed.
+    envs: gym.vector.VectorEnv = None  # type: ignore[assignment]
+    agent: Agent = None  # type: ignore[assignment]
+    logger: RunLogger = None  # type: ignore[assignment]
     stop_requested: bool = False
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ import torch
 
 from advrl.agents.bc import BCConfig, action_nll, fit_likelihood
 from advrl.agents.networks import obs_to_tensor
+from advrl.agents.rollout import OnPolicyAgent
 from advrl.core.demos import load_demos
 from advrl.plugins.base import Plugin, Run
 
@@ -28,6 +29,10 @@ class BehaviourCloning(Plugin):
     def before_learn(self, run: Run) -> None:
         if run.resumed:
             return
+        if not isinstance(run.agent, OnPolicyAgent):
+            raise TypeError(
+                f"behaviour cloning fits a policy, and {type(run.agent).__name__} has none"
+            )
         demos = load_demos(self.demos)
         policy = run.agent.policy
         obs = obs_to_tensor(demos["obs"], run.device)

@@ -125,6 +125,8 @@ class LearnedReward(gym.vector.VectorWrapper):
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        if self._obs is None:
+            raise RuntimeError("LearnedReward.step() before reset()")
         prev_obs, actions = self._obs, np.asarray(actions)
         pairs = pair_features(prev_obs, actions, self.env.single_action_space)
         obs, _, terminated, truncated, infos = self.env.step(actions)
@@ -144,6 +146,8 @@ class LearnedReward(gym.vector.VectorWrapper):
         agent_obs = np.concatenate([obs for obs, _ in self._recent])
         agent_actions = np.concatenate([actions for _, actions in self._recent])
         self._recent, self._since_phase = [], 0
+        if self.expert is None:
+            raise RuntimeError("a frozen reward model has no demonstrations to train on")
         expert_obs, expert_actions = self.expert
         past_size = min(self._past_seen, cfg.agent_history)
         n_past = cfg.batch_size // 2 if past_size else 0
@@ -154,6 +158,8 @@ class LearnedReward(gym.vector.VectorWrapper):
             a = self.rng.integers(len(agent_obs), size=cfg.batch_size - n_past)
             fake_obs, fake_actions = agent_obs[a], agent_actions[a]
             if n_past:
+                if self._past is None:
+                    raise RuntimeError("agent pairs were counted but none were kept")
                 p = self.rng.integers(past_size, size=n_past)
                 fake_obs = np.concatenate([fake_obs, self._past[0][p]])
                 fake_actions = np.concatenate([fake_actions, self._past[1][p]])
@@ -194,7 +200,14 @@ class LearnedRewardPlugin(Plugin):
         self, config: GAILConfig | None = None, demos: Path | None = None, model: str | None = None
     ) -> None:
         self.config, self.demos, self.model_path = config, demos, model
-        self.wrapper: LearnedReward | None = None
+        self._wrapper: LearnedReward | None = None
+
+    @property
+    def wrapper(self) -> LearnedReward:
+        """The envs' reward wrapper, made by ``wrap_envs``."""
+        if self._wrapper is None:
+            raise RuntimeError("the reward wrapper is made in wrap_envs, which has not run")
+        return self._wrapper
 
     def discriminator_log(self) -> DiscriminatorLog:
         """GAIL's discriminator phases as curves."""
@@ -204,11 +217,13 @@ class LearnedRewardPlugin(Plugin):
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         if self.model_path is not None:
             model = load_transition_reward_model(self.model_path, obs_space, act_space)
-            self.wrapper = LearnedReward(envs, model)
+            self._wrapper = LearnedReward(envs, model)
         else:
+            if self.config is None or self.demos is None:
+                raise RuntimeError("GAIL needs its config and demonstrations (--demos)")
             model = self.config.make_reward_model(obs_space, act_space)
             demos = load_demos(self.demos)
-            self.wrapper = LearnedReward(envs, model, demos, self.config, seed=run.seed)
+            self._wrapper = LearnedReward(envs, model, demos, self.config, seed=run.seed)
         return self.wrapper
 
     def state_dict(self, run: Run) -> dict[str, Any]:

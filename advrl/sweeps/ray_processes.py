@@ -90,7 +90,7 @@ class RayProcessRecorder:
         self._thread.start()
 
     def _record(self) -> None:
-        new = {p["pid"]: p for p in _descendants() if p["pid"] not in self.seen}
+        new = {int(p["pid"]): p for p in _descendants() if p["pid"] not in self.seen}
         if new:
             self.seen.update(new)
             record = {"driver": self.driver, "processes": list(self.seen.values())}
