@@ -65,6 +65,8 @@ TIMEOUT = 300
 
 NOT_RUNS = ("source", "tensorboard", "make", "pip")
 """First words of bash lines that set up or view, rather than run, anything of ours."""
+CHECKS = ("pytest", "mypy")
+"""Checks the suite runs itself (tests/test_types.py runs mypy), by any path to them."""
 STEPS = 256
 ATARI_STEPS = 512
 SEQGAN_ENV = {
@@ -210,7 +212,7 @@ def transcripts(text: str, page: str = "README.md") -> list[Transcript]:
 def is_run(command: Command) -> bool:
     """False for lines that set up or view things (``make``, ``source``, pytest, ...)."""
     words = [w for w in command.argv if not re.match(r"^\w+=", w)]
-    return not (words[0] in NOT_RUNS or Path(words[0]).name == "pytest")
+    return not (words[0] in NOT_RUNS or Path(words[0]).name in CHECKS)
 
 
 def first_of_each(items: list, key: Callable[[Any], str]) -> list:
@@ -499,7 +501,7 @@ def test_readme_commands_are_known() -> None:
         words = [w for w in command.argv if not re.match(r"^\w+=", w)]
         assert words[0] == "python" and words[1].startswith("scripts/"), (
             f"{command.page} line {command.line}: {command.text!r} is neither a setup line "
-            f"({', '.join(NOT_RUNS)}, pytest) nor `python scripts/...`"
+            f"({', '.join(NOT_RUNS + CHECKS)}) nor `python scripts/...`"
         )
         assert Path(words[1]).name in names, f"{command.page} line {command.line}: no {words[1]}"
 
