@@ -147,3 +147,18 @@ def test_sigterm_inside_the_block_runs_finally():
             ran.append(True)
     assert ran == [True] and exit_info.value.code == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_that_ray_turns_into_another_exit_still_exits_as_the_signal():
+    """Ray's C++ wait runs the handler and raises SystemExit(1) in place of its exception
+    (seen on a loaded CI machine: the driver exited 1, not 143)."""
+    with pytest.raises(SystemExit) as exit_info, exit_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except SystemExit:
+            raise SystemExit(1) from None  # what ray._raylet.check_status does
+    assert exit_info.value.code == 128 + signal.SIGTERM
+    with pytest.raises(SystemExit) as exit_info, exit_on_signals():
+        raise SystemExit(3)  # with no signal, an exit is left as it is
+    assert exit_info.value.code == 3

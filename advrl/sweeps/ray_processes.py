@@ -39,12 +39,18 @@ EXIT_SIGNALS = ("SIGTERM", "SIGHUP")
 @contextlib.contextmanager
 def exit_on_signals() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise ``SystemExit(128 + signal)``, so ``finally``
-    blocks run (Python's default for them is to die at once)."""
+    blocks run (Python's default for them is to die at once).
+
+    A signal that lands while Ray waits in its C++ core (``ray.wait``, ``ray.get``) runs the
+    handler there, and Ray replaces the handler's exception with a ``SystemExit(1)`` of its
+    own; so whatever leaves the block after a signal leaves it as that signal's exit."""
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers can only be set from the main thread
         return
+    received: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise SystemExit(128 + signum)
 
     previous = {}
@@ -54,6 +60,10 @@ def exit_on_signals() -> Iterator[None]:
             previous[number] = signal.signal(number, handler)
     try:
         yield
+    except BaseException:
+        if received:
+            raise SystemExit(128 + received[0]) from None
+        raise
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
