@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from advrl.cli.common import run_main
+from advrl.cli.common import add_episodes_arguments, load_checked_agent, run_main
 from advrl.core.capabilities import EnvCapabilities, env_capabilities
 from advrl.core.errors import UserError
 
@@ -18,10 +18,7 @@ from advrl.core.errors import UserError
 def evaluate_main(argv: Sequence[str] | None = None) -> int:
     """``evaluate.py CHECKPOINT``: run the greedy policy for N episodes, print mean ± std."""
     parser = argparse.ArgumentParser(prog="evaluate.py", description=evaluate_main.__doc__)
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
+    add_episodes_arguments(parser)
     parser.add_argument(
         "--video",
         nargs="?",
@@ -43,11 +40,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def main() -> int:
-        from advrl.evaluation import evaluate, load_agent
+        from advrl.evaluation import evaluate
 
-        if args.episodes < 1:
-            raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-        agent, factory, run = load_agent(args.checkpoint, args.device)
+        agent, factory, run = load_checked_agent(args)
         capabilities = env_capabilities(run["env"])
         if capabilities.generator:
             return _evaluate_generator(agent, factory, run["env"], capabilities, args)
