@@ -75,10 +75,11 @@ def record_demos(
     agent: Agent, factory: EnvFactory, episodes: int, seed: int = 0, deterministic: bool = True
 ) -> dict[str, np.ndarray]:
     """``episodes`` whole episodes of ``agent``: observations, actions, next observations,
-    episode ends (terminated or truncated) and each episode's return, as arrays."""
+    episode ends (terminated or truncated), terminations alone (no future: what AIRL's
+    shaping needs) and each episode's return, as arrays."""
     env = make_env(factory, training=False)
     cap = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else None
-    obs_list, actions, next_obs, dones, returns = [], [], [], [], []
+    obs_list, actions, next_obs, dones, terminals, returns = [], [], [], [], [], []
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed if episode == 0 else None)
@@ -90,6 +91,7 @@ def record_demos(
                 actions.append(np.asarray(action))
                 next_obs.append(np.asarray(new_obs))
                 dones.append(terminated or truncated)
+                terminals.append(terminated)
                 total += float(reward)
                 obs = new_obs
                 if terminated or truncated:
@@ -102,5 +104,6 @@ def record_demos(
         "actions": np.stack(actions),
         "next_obs": np.stack(next_obs),
         "dones": np.array(dones),
+        "terminals": np.array(terminals, dtype=bool),
         "episode_returns": np.array(returns),
     }

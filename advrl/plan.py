@@ -17,6 +17,7 @@ from advrl.agents.networks import splits_over_threads
 from advrl.core.config import config_from_overrides
 from advrl.core.device import resolve_device
 from advrl.core.errors import UserError
+from advrl.core.modules import is_vector_space
 from advrl.core.runs import load_resume, new_run_dir, resumed_run_dir
 from advrl.core.threads import ThreadPlan, plan_threads
 from advrl.envs.make import EnvFactory, make_env, resolve_env
@@ -164,6 +165,7 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
     probe = make_env(factory, training=False)
     try:
         check_spaces(algo_cls, probe.observation_space, probe.action_space, env)
+        observation_space = probe.observation_space
         parallel_work = splits_over_threads(probe.observation_space)
         plugins, factory = assemble_plugins(request, probe.unwrapped, algo_cls, factory, env)
         if checkpoint is None:
@@ -174,6 +176,11 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
     finally:
         probe.close()
     config = config_from_overrides(algo_cls.Config, hp_base, hp, f"--algo {algo}")
+    if getattr(config, "normalize_obs", False) and not is_vector_space(observation_space):
+        raise UserError(
+            f"normalize_obs standardises vector observations (a float Box), and {env}'s are "
+            f"{observation_space}; drop --hp normalize_obs=true"
+        )
     if total_steps < (0 if request.pretrain else 1):
         raise UserError(
             f"--total-steps must be positive, got {total_steps} (0 is allowed with --pretrain)"

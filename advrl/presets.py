@@ -102,6 +102,58 @@ so that ``make run`` (MLE, discriminator pre-training, adversarial training and 
 ends within 5 minutes. It was 64 updates until idle OpenMP threads were put to sleep
 (``advrl.core.threads``), which made SeqGAN-v0's many small parallel regions slower alone."""
 
+# MuJoCo: rl-baselines3-zoo's tuned PPO (hyperparams/ppo.yml, the -v4 entries, used here for
+# -v5), one env, 1M steps, VecNormalize (observations and rewards) and
+# policy_kwargs=dict(log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU,
+# net_arch=dict(pi=[256, 256], vf=[256, 256])); constant learning rates (no lin_ schedule).
+# The statistics live in the agent here (normalize_obs, normalize_reward), not a wrapper.
+MUJOCO_PPO_HP: dict[str, Any] = {
+    "anneal_lr": False,
+    "n_steps": 512,
+    "hidden_sizes": (256, 256),
+    "log_std_init": -2.0,
+    "ortho_init": False,
+    "activation": "relu",
+    "normalize_obs": True,
+    "normalize_reward": True,
+}
+MUJOCO_PPO: dict[str, dict[str, Any]] = {
+    "Hopper-v5": {
+        "lr": 9.80828e-05,
+        "batch_size": 32,
+        "n_epochs": 5,
+        "gamma": 0.999,
+        "gae_lambda": 0.99,
+        "clip_coef": 0.2,
+        "entropy_coef": 0.00229519,
+        "value_coef": 0.835671,
+        "max_grad_norm": 0.7,
+    },
+    "HalfCheetah-v5": {
+        "lr": 2.0633e-05,
+        "batch_size": 64,
+        "n_epochs": 20,
+        "gamma": 0.98,
+        "gae_lambda": 0.92,
+        "clip_coef": 0.1,
+        "entropy_coef": 0.000401762,
+        "value_coef": 0.58096,
+        "max_grad_norm": 0.8,
+    },
+    "Walker2d-v5": {
+        "lr": 5.05041e-05,
+        "batch_size": 32,
+        "n_epochs": 20,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "clip_coef": 0.1,
+        "entropy_coef": 0.000585045,
+        "value_coef": 0.871923,
+        "max_grad_norm": 1.0,
+    },
+}
+MUJOCO_STEPS = 1_000_000
+
 PRESETS: dict[str, list[tuple[str, Preset]]] = {
     "reinforce": [
         (
@@ -194,6 +246,19 @@ PRESETS: dict[str, list[tuple[str, Preset]]] = {
                 },
                 source="rl-baselines3-zoo's Pendulum-v1 PPO (without gSDE)",
             ),
+        ),
+        *(
+            (
+                env_id,
+                Preset(
+                    num_envs=1,
+                    hp={**MUJOCO_PPO_HP, **hp},
+                    total_steps=MUJOCO_STEPS,
+                    source=f"rl-baselines3-zoo's tuned {env_id.replace('-v5', '-v4')} PPO "
+                    "(normalize: true, ReLU 256x256, log_std_init -2, no orthogonal init)",
+                ),
+            )
+            for env_id, hp in MUJOCO_PPO.items()
         ),
         (
             ATARI,

@@ -166,7 +166,7 @@ def test_agent_history_is_a_uniform_sample_of_the_whole_run():
     for phase in range(20):  # pair k of the run carries k in its first feature
         obs = np.zeros((500, 4), np.float32)
         obs[:, 0] = np.arange(phase * 500, (phase + 1) * 500)
-        learned._remember(obs, np.zeros(500, np.int64))
+        learned._remember((obs, np.zeros(500, np.int64)))
     kept = learned._past[0][:, 0]
     assert len(np.unique(kept)) == 1000
     assert abs(kept.mean() - 4999.5) < 300  # the standard error is 91

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -26,7 +27,8 @@ from advrl.agents.encoders import (
     splits_over_threads,
 )
 from advrl.agents.token_lstm import LSTMState, TokenLSTM, TokenPolicy, locked_dropout, seqgan_init
-from advrl.core.modules import mlp
+from advrl.core.modules import ACTIVATIONS, is_vector_space, mlp
+from advrl.core.normalization import ObservationNormalizer
 
 
 class ActorCritic(nn.Module):
@@ -48,40 +50,58 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
         shared: bool = False,
         token_lstm: tuple[int, int] = (32, 32),
+        activation: str = "tanh",
+        ortho_init: bool = True,
+        normalize_obs: bool = False,
     ) -> None:
         super().__init__()
+        self.obs_norm: ObservationNormalizer | None = None
+        if normalize_obs:
+            if not is_vector_space(observation_space):
+                raise ValueError(
+                    f"normalize_obs standardises vector observations (a float Box), not "
+                    f"{observation_space}"
+                )
+            self.obs_norm = ObservationNormalizer(tuple(observation_space.shape))
         self.encoder, features = make_encoder(observation_space, token_lstm)
         self.action_space = action_space
         self.torso: nn.Module = nn.Identity()
         head_hidden: Sequence[int] = hidden_sizes
+        layers = functools.partial(mlp, activation=ACTIVATIONS[activation], orthogonal=ortho_init)
         if shared and hidden_sizes:
-            self.torso = mlp(features, hidden_sizes, out_dim=None)
+            self.torso = layers(features, hidden_sizes, out_dim=None)
             features, head_hidden = hidden_sizes[-1], ()
         if isinstance(action_space, spaces.Discrete):
-            self.actor = mlp(features, head_hidden, int(action_space.n), out_gain=0.01)
+            self.actor = layers(features, head_hidden, int(action_space.n), 0.01)
             self.log_std = None
         elif isinstance(action_space, spaces.Box):
             action_dim = int(np.prod(action_space.shape))
-            self.actor = mlp(features, head_hidden, action_dim, out_gain=0.01)
+            self.actor = layers(features, head_hidden, action_dim, 0.01)
             self.log_std = nn.Parameter(torch.full((action_dim,), log_std_init))
         else:
             raise ValueError(f"no policy head for action space {action_space}")
-        self.critic = mlp(features, head_hidden, 1, out_gain=1.0)
+        self.critic = layers(features, head_hidden, 1, 1.0)
         if isinstance(self.encoder, InitialisesPolicy):  # e.g. SeqGAN's N(0, 0.1)
             self.encoder.init_policy(self.actor)
 
     def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
         """The action distribution and V(s) (B,), from one pass through the encoder."""
-        features = self.torso(self.encoder(obs))
+        features = self.features(obs)
         return self._distribution(self.actor(features)), self.critic(features).squeeze(-1)
+
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the actor and critic heads read: (normalised) observations, encoded."""
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
+        return self.torso(self.encoder(obs))
 
     def distribution(self, obs: torch.Tensor) -> Distribution:
         """The policy's action distribution; log_prob and entropy sum over action dims."""
-        return self._distribution(self.actor(self.torso(self.encoder(obs))))
+        return self._distribution(self.actor(self.features(obs)))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s), shape (B,)."""
-        return self.critic(self.torso(self.encoder(obs))).squeeze(-1)
+        return self.critic(self.features(obs)).squeeze(-1)
 
     def logits_module(self) -> nn.Module:
         """Observations -> the actor's raw outputs, as one module sharing these weights.
@@ -93,7 +113,8 @@ class ActorCritic(nn.Module):
         """
         if isinstance(self.encoder, ExposesPolicy):
             return self.encoder.policy_module(self.torso, self.actor)
-        return nn.Sequential(self.encoder, self.torso, self.actor)
+        normalize = [self.obs_norm] if self.obs_norm is not None else []
+        return nn.Sequential(*normalize, self.encoder, self.torso, self.actor)
 
     def teacher_forced_logits(
         self, sequences: torch.Tensor, start_id: int, dropout: float = 0.0

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from advrl.agents.kl_anchor import kl_problems
 from advrl.agents.rollout import OnPolicyAgent, RolloutBuffer
+from advrl.core.modules import ACTIVATIONS
 
 
 @dataclass
@@ -70,6 +71,16 @@ class PPOConfig:
     """Adapt beta after every rollout towards this KL per episode (TRL's controller)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies (Box actions)."""
+    activation: str = "tanh"
+    """Hidden activation of the MLPs: tanh or relu."""
+    ortho_init: bool = True
+    """Orthogonal initialisation of the MLPs (False: torch's default, as SB3's
+    ``ortho_init=False``)."""
+    normalize_obs: bool = False
+    """Standardise vector observations with running statistics kept in the policy (SB3's
+    VecNormalize, inside the agent so checkpoints carry it)."""
+    normalize_reward: bool = False
+    """Divide rewards by the running standard deviation of the discounted return."""
 
     def validate(self) -> list[str]:
         """Problems with these values, each naming the bad one; empty when all are valid."""
@@ -95,6 +106,10 @@ class PPOConfig:
             problems.append(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         if len(self.token_lstm) != 2 or min(self.token_lstm) < 1:
             problems.append(f"token_lstm must be two positive widths, got {self.token_lstm}")
+        if self.activation not in ACTIVATIONS:
+            problems.append(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
         problems += kl_problems(self.kl_coef, self.kl_target)
         return problems
 

@@ -24,6 +24,7 @@ from advrl.agents.networks import ActorCritic, make_adam, obs_to_tensor
 from advrl.core.errors import UserError
 from advrl.core.hooks import LearnHooks
 from advrl.core.logger import RunLogger
+from advrl.core.normalization import ReturnScaler
 from advrl.core.schedules import annealed_lr
 from advrl.core.vec import check_same_step_autoreset, finished_episodes
 
@@ -100,12 +101,15 @@ def collect_rollout(
     gamma: float,
     on_step: Callable[[int, list[tuple[int, float, int]]], None],
     anchor: KLAnchor | None = None,
+    reward_scaler: ReturnScaler | None = None,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Run ``policy`` for ``buffer.n_steps`` vector steps, filling ``buffer``.
 
     ``on_step(steps_taken, finished_episodes)`` reports progress after each vector step.
-    With an ``anchor``, each action's log ratio against its reference is stored too.
-    Returns the next observation and its value, V(s_T), for the backward pass.
+    With an ``anchor``, each action's log ratio against its reference is stored too; with a
+    ``reward_scaler``, rewards are stored scaled (before a truncated episode's bootstrap
+    value is added, as SB3 does). Returns the next observation and its value, V(s_T), for
+    the backward pass.
     """
     device = buffer.device
     for t in range(buffer.n_steps):
@@ -118,6 +122,8 @@ def collect_rollout(
             if anchor is not None:
                 buffer.log_ratios[t] = buffer.logprobs[t] - anchor.log_probs(obs_t, action)
         next_obs, reward, terminated, truncated, infos = envs.step(policy.env_action(action))
+        if reward_scaler is not None:
+            reward = reward_scaler(reward, terminated | truncated)
         reward = bootstrap_truncated(reward, terminated, truncated, infos, policy, gamma, device)
         buffer.obs[t] = obs_t
         buffer.actions[t] = action
@@ -160,7 +166,12 @@ class OnPolicyAgent:
     ``n_steps``, ``max_grad_norm`` and ``hidden_sizes``, and may have ``gae_lambda``
     (default 1: advantages are the reward-to-go minus V), ``anneal_lr`` (default off),
     ``kl_coef`` and ``kl_target`` (default no KL anchor), ``log_std_init``,
-    ``shared_network`` and ``token_lstm``.
+    ``shared_network``, ``token_lstm``, ``activation``, ``ortho_init``, and
+    ``normalize_obs`` and ``normalize_reward`` (default off; ``advrl.core.normalization``).
+
+    Observation statistics live in the policy (``policy.obs_norm``) and move between
+    rollouts, never within one, so each update starts with probability ratios of exactly 1;
+    the return scaler's state is part of ``state_dict``. Both travel with checkpoints.
     """
 
     action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
@@ -180,7 +191,13 @@ class OnPolicyAgent:
             getattr(config, "log_std_init", 0.0),
             getattr(config, "shared_network", False),
             getattr(config, "token_lstm", (32, 32)),
+            getattr(config, "activation", "tanh"),
+            getattr(config, "ortho_init", True),
+            getattr(config, "normalize_obs", False),
         ).to(device)
+        self.reward_scaler = (
+            ReturnScaler(config.gamma) if getattr(config, "normalize_reward", False) else None
+        )
         # eps 1e-5 as in SB3 and CleanRL: steadier steps when gradients are tiny.
         self.optimizer = make_adam(self.policy.parameters(), lr=config.lr, eps=1e-5)
         self.global_step = 0
@@ -220,7 +237,14 @@ class OnPolicyAgent:
                 self.optimizer.param_groups[0]["lr"] = lr
 
             obs, last_values = collect_rollout(
-                envs, self.policy, buffer, obs, cfg.gamma, logger.on_step, self.kl_anchor
+                envs,
+                self.policy,
+                buffer,
+                obs,
+                cfg.gamma,
+                logger.on_step,
+                self.kl_anchor,
+                self.reward_scaler,
             )
             self.global_step += cfg.n_steps * envs.num_envs
             advantages, returns = compute_gae(
@@ -233,6 +257,8 @@ class OnPolicyAgent:
             )
             kl_advantages, kl_stats = self.kl_penalty(buffer)
             metrics = self.update(buffer, advantages, returns, kl_advantages)
+            if self.policy.obs_norm is not None:  # for the next rollout
+                self.policy.obs_norm.update(buffer.obs.flatten(0, 1))
             logger.on_update(
                 {
                     **metrics,
@@ -293,6 +319,16 @@ class OnPolicyAgent:
         action = self.policy.act(obs_to_tensor(obs, self.device), deterministic)
         return self.policy.env_action(action)
 
+    @torch.no_grad()
+    def log_prob(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """log pi(a | s) of each (observation, action) row under the current policy, for
+        plug-ins whose reward reads it (AIRL's discriminator)."""
+        dist = self.policy.distribution(obs_to_tensor(obs, self.device))
+        action = torch.as_tensor(np.asarray(actions), device=self.device)
+        if action.is_floating_point():
+            action = action.float()
+        return dist.log_prob(action).cpu().numpy()
+
     def state_dict(self) -> dict:
         state = {
             "policy": self.policy.state_dict(),
@@ -301,12 +337,16 @@ class OnPolicyAgent:
         }
         if self.kl_anchor is not None:
             state["kl_anchor"] = self.kl_anchor.state_dict()
+        if self.reward_scaler is not None:
+            state["reward_scaler"] = self.reward_scaler.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step = int(state["global_step"])
+        if self.reward_scaler is not None and "reward_scaler" in state:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
         if "kl_anchor" in state:
             # The architecture first; its weights and beta come from the state.
             self.anchor_to().load_state_dict(state["kl_anchor"])

@@ -15,7 +15,7 @@ from advrl.core.config import field_docs, split_assignments, type_name
 from advrl.core.errors import UserError
 from advrl.envs.make import make_env, registered_creator, resolve_env
 from advrl.envs.seqgan import SeqGANConfig
-from advrl.plugins.gail import GAILConfig
+from advrl.plugins.gail import AIRLConfig, GAILConfig
 from advrl.plugins.seqgan_recipe import SeqGANRecipeConfig, brief
 from advrl.presets import find_preset
 from advrl.train import DEFAULT_TOTAL_STEPS, TrainSettings, train
@@ -59,16 +59,20 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reward",
         default="env",
-        help="what the agent learns from: env (the env's reward), gail (a discriminator "
-        "trained on --demos), or model:PATH (a saved reward model, frozen)",
+        help="what the agent learns from: env (the env's reward), gail or airl (a "
+        "discriminator trained on --demos), or model:PATH (a saved reward model, frozen)",
     )
     parser.add_argument(
-        "--demos", type=Path, default=None, help="demonstrations for gail and --pretrain bc"
+        "--demos",
+        type=Path,
+        default=None,
+        help="demonstrations for gail, airl and --pretrain bc",
     )
     add_assignments(
         parser,
         "--reward-kwargs",
-        "GAIL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward",
+        "GAIL and AIRL options: d_every, d_steps, batch_size, lr, hidden_sizes, loss, reward "
+        "(AIRL also state_only, gamma); --list-hp --reward airl shows them",
     )
     parser.add_argument(
         "--pretrain",
@@ -194,9 +198,9 @@ def _list_hp(
     if getattr(creator if env else None, "options", None) is SeqGANConfig:
         print(f"options of {env}'s recipe, set with --recipe-kwargs KEY=VALUE:")
         _print_fields(SeqGANRecipeConfig, preset.recipe_kwargs)
-    if reward == "gail":
-        print("options of --reward gail, set with --reward-kwargs KEY=VALUE:")
-        _print_fields(GAILConfig, {})
+    if reward in ("gail", "airl"):
+        print(f"options of --reward {reward}, set with --reward-kwargs KEY=VALUE:")
+        _print_fields(AIRLConfig if reward == "airl" else GAILConfig, {})
     if pretrain == "bc":
         print("options of --pretrain bc, set with --pretrain-kwargs KEY=VALUE:")
         _print_fields(BCConfig, {})

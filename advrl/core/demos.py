@@ -39,3 +39,36 @@ def save_demos(path: Path, demos: dict[str, np.ndarray]) -> Path:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **demos)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     return write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def episode_bounds(demos: dict[str, np.ndarray]) -> list[tuple[int, int]]:
+    """(start, end) row ranges of the whole episodes in ``demos``, in order."""
+    ends = np.flatnonzero(demos["dones"]) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def subsample_demos(
+    demos: dict[str, np.ndarray], episodes: int, seed: int, every: int = 1
+) -> dict[str, np.ndarray]:
+    """``episodes`` whole episodes drawn without replacement (seeded), and of each, every
+    ``every``-th step from a random offset (Ho & Ermon 2016 kept every 20th pair, so that a
+    demonstration is a handful of states rather than a trajectory to copy step by step).
+
+    Per-step arrays keep their kept rows (``dones`` still marks the rows that ended an
+    episode, so with ``every`` > 1 an episode may have none); ``episode_returns`` keeps the
+    chosen episodes' returns.
+    """
+    bounds = episode_bounds(demos)
+    if not 1 <= episodes <= len(bounds):
+        raise UserError(f"cannot draw {episodes} episodes from {len(bounds)} demonstrations")
+    if every < 1:
+        raise UserError(f"every must be >= 1, got {every}")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(bounds), size=episodes, replace=False))
+    rows = np.concatenate(
+        [np.arange(bounds[i][0] + rng.integers(every), bounds[i][1], every) for i in chosen]
+    )
+    subset = {key: value[rows] for key, value in demos.items() if key != "episode_returns"}
+    subset["episode_returns"] = demos["episode_returns"][chosen]
+    return subset

@@ -23,23 +23,33 @@ def layer_init(
     return layer
 
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+"""Hidden activations an agent's config can name."""
+
+
 def mlp(
     in_dim: int,
     hidden_sizes: Sequence[int],
     out_dim: int | None,
     out_gain: float = 1.0,
     activation: type[nn.Module] = nn.Tanh,
+    orthogonal: bool = True,
 ) -> nn.Sequential:
     """A plain MLP with orthogonal init; the last layer's gain is ``out_gain``.
 
-    With ``out_dim=None`` it ends after the last hidden activation (a torso).
+    With ``out_dim=None`` it ends after the last hidden activation (a torso). With
+    ``orthogonal=False`` the layers keep torch's default init (SB3's ``ortho_init=False``).
     """
+
+    def init(layer: nn.Linear, gain: float) -> nn.Module:
+        return layer_init(layer, gain) if orthogonal else layer
+
     layers: list[nn.Module] = []
     for size in hidden_sizes:
-        layers += [layer_init(nn.Linear(in_dim, size)), activation()]
+        layers += [init(nn.Linear(in_dim, size), math.sqrt(2)), activation()]
         in_dim = size
     if out_dim is not None:
-        layers.append(layer_init(nn.Linear(in_dim, out_dim), gain=out_gain))
+        layers.append(init(nn.Linear(in_dim, out_dim), out_gain))
     return nn.Sequential(*layers)
 
 
@@ -84,3 +94,12 @@ def flat_size(space: spaces.Space) -> int:
     if space.shape is None:
         raise ValueError(f"{space} has no shape")
     return int(np.prod(space.shape))
+
+
+def is_vector_space(space: spaces.Space) -> TypeGuard[spaces.Box]:
+    """Float vector observations: a one-dimensional Box of floats (what normalisation takes)."""
+    return (
+        isinstance(space, spaces.Box)
+        and len(space.shape) == 1
+        and np.issubdtype(space.dtype, np.floating)
+    )

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from advrl.core.errors import UserError, did_you_mean
+from advrl.core.normalization import parallel_update
 from advrl.gan.losses import GANLoss, clip_weights, get_loss, gradient_penalty
 
 BCE_REWARDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -54,7 +55,7 @@ class RunningNorm:
         self.eps, self.clip = eps, clip
         self.mean: torch.Tensor | None = None
         self.var: torch.Tensor | None = None
-        self.count = 0
+        self.count: float = 0
 
     def update(self, x: torch.Tensor) -> None:
         x = x.detach().double()
@@ -62,11 +63,9 @@ class RunningNorm:
         if self.mean is None or self.var is None:
             self.mean, self.var, self.count = batch_mean, batch_var, n
             return
-        total = self.count + n
-        delta = batch_mean - self.mean
-        self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta.pow(2) * self.count * n / total
-        self.var, self.count = m2 / total, total
+        self.mean, self.var, self.count = parallel_update(
+            self.mean, self.var, self.count, batch_mean, batch_var, n
+        )
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.mean is None or self.var is None:

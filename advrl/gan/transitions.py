@@ -23,28 +23,30 @@ from advrl.core.modules import NatureCNN, flat_size, is_image_space, mlp
 from advrl.gan.reward_model import RewardModel
 
 
+def action_features(actions: np.ndarray, action_space: spaces.Space) -> torch.Tensor:
+    """Actions as float rows: one-hot for ``Discrete``, flattened for ``Box``."""
+    if isinstance(action_space, spaces.Discrete):
+        indices = torch.as_tensor(np.asarray(actions), dtype=torch.long).reshape(-1)
+        return nn.functional.one_hot(indices, int(action_space.n)).float()
+    return torch.as_tensor(np.asarray(actions), dtype=torch.float32).flatten(1)
+
+
+def action_size(action_space: spaces.Space) -> int:
+    """Numbers per ``action_features`` row."""
+    if isinstance(action_space, spaces.Discrete):
+        return int(action_space.n)
+    return flat_size(action_space)
+
+
 def pair_features(obs: np.ndarray, actions: np.ndarray, action_space: spaces.Space) -> torch.Tensor:
     """(observation, action) pairs as float vectors (B, obs_dim + action_dim)."""
     obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32).flatten(1)
-    if isinstance(action_space, spaces.Discrete):
-        act_t = nn.functional.one_hot(
-            torch.as_tensor(np.asarray(actions), dtype=torch.long).reshape(-1),
-            int(action_space.n),
-        ).float()
-    else:
-        act_t = torch.as_tensor(np.asarray(actions), dtype=torch.float32).flatten(1)
-    return torch.cat([obs_t, act_t], dim=1)
+    return torch.cat([obs_t, action_features(actions, action_space)], dim=1)
 
 
 def feature_size(observation_space: spaces.Space, action_space: spaces.Space) -> int:
     """Features per ``pair_features`` row for these spaces."""
-    obs = flat_size(observation_space)
-    act = (
-        int(action_space.n)
-        if isinstance(action_space, spaces.Discrete)
-        else flat_size(action_space)
-    )
-    return obs + act
+    return flat_size(observation_space) + action_size(action_space)
 
 
 class ImagePairDiscriminator(nn.Module):
@@ -117,11 +119,23 @@ def load_transition_reward_model(
     path: str | Path, observation_space: spaces.Space, action_space: spaces.Space
 ) -> RewardModel:
     """A frozen transition reward model saved by a GAIL run (``reward_model.pt``)."""
-    state = load_checkpoint(Path(path))
+    return transition_reward_from_state(
+        load_checkpoint(Path(path)), path, observation_space, action_space
+    )
+
+
+def transition_reward_from_state(
+    state: dict[str, Any],
+    path: str | Path,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+) -> RewardModel:
+    """The reward model in a loaded ``reward_model.pt`` of a GAIL run (``path`` names it in
+    errors)."""
     if state.get("kind") != "transition":
         raise UserError(
             f"{path} is not a transition reward model (reward_model.pt of a --reward gail "
-            "run); for a SeqGAN-v0 discriminator use it on SeqGAN-v0 with "
+            "or airl run); for a SeqGAN-v0 discriminator use it on SeqGAN-v0 with "
             "--reward model:PATH or --env-kwargs discriminator_path=PATH d_every=0"
         )
     if state["features"] != feature_size(observation_space, action_space):

@@ -30,10 +30,11 @@ from advrl.core.checkpoint import load_checkpoint
 from advrl.core.config import config_from_overrides
 from advrl.core.demos import load_demos
 from advrl.core.errors import UserError
+from advrl.core.modules import is_vector_space
 from advrl.envs.make import EnvFactory, make_env
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
 from advrl.plugins.bc_pretrain import BehaviourCloning
-from advrl.plugins.gail import GAILConfig, LearnedRewardPlugin
+from advrl.plugins.gail import AIRLConfig, GAILConfig, LearnedRewardPlugin
 from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig, SeqGANRecipePlugin
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class PluginRequest:
                 recipe_base=dict(preset_recipe),
                 **flags,
             )
-        gail = dict(recorded.get("gail") or {})
+        gail = dict(recorded.get("gail") or recorded.get("airl") or {})
         if "hidden_sizes" in gail:
             gail["hidden_sizes"] = tuple(gail["hidden_sizes"])
         return cls(
@@ -187,7 +188,7 @@ def assemble_plugins(
     """The plug-ins ``request`` asks for on ``env`` (an unwrapped probe), and the env factory
     (a frozen reward model of the env's own kind becomes an env option)."""
     plugins: list[Plugin] = []
-    resolved: dict[str, Any] = {"gail": None, "bc": None, "recipe": None}
+    resolved: dict[str, Any] = {"gail": None, "airl": None, "bc": None, "recipe": None}
     policy_agent = isinstance(algo_cls, type) and issubclass(algo_cls, OnPolicyAgent)
     recipe = env_recipe(env_capabilities(env), env_name)
     if recipe is not None:
@@ -233,7 +234,7 @@ def assemble_plugins(
         plugins.append(BehaviourCloning(request.demos, bc))
     elif request.pretrain_kwargs:
         raise UserError("--pretrain-kwargs configure --pretrain bc only")
-    plugins += _reward_plugins(request, env, resolved)
+    plugins += _reward_plugins(request, env, resolved, algo_cls.name, policy_agent)
     reward = request.reward
     if reward.startswith("model:") and hasattr(env, "frozen_reward_kwargs"):
         # The env's own reward model (SeqGAN-v0's discriminator), loaded there, frozen.
@@ -244,26 +245,43 @@ def assemble_plugins(
     return plugins, factory
 
 
-def _reward_plugins(request: PluginRequest, env: gym.Env, resolved: dict[str, Any]) -> list[Plugin]:
-    """GAIL's learned reward or a frozen reward model, after checking the flags."""
+def _reward_plugins(
+    request: PluginRequest,
+    env: gym.Env,
+    resolved: dict[str, Any],
+    algo: str,
+    policy_agent: bool,
+) -> list[Plugin]:
+    """GAIL's or AIRL's learned reward or a frozen reward model, after checking the flags."""
     reward, demos = request.reward, request.demos
-    if reward not in ("env", "gail") and not reward.startswith("model:"):
-        raise UserError(f"--reward must be env, gail or model:PATH, got {reward!r}")
-    if reward == "gail" and demos is None:
-        raise UserError("--reward gail needs --demos FILE (make one with record_demos.py)")
-    if demos is not None and reward != "gail" and request.pretrain is None:
-        raise UserError("--demos is only used with --reward gail or --pretrain bc")
+    adversarial = {"gail": GAILConfig, "airl": AIRLConfig}
+    if reward not in ("env", *adversarial) and not reward.startswith("model:"):
+        raise UserError(f"--reward must be env, gail, airl or model:PATH, got {reward!r}")
+    if reward in adversarial and demos is None:
+        raise UserError(f"--reward {reward} needs --demos FILE (make one with record_demos.py)")
+    if demos is not None and reward not in adversarial and request.pretrain is None:
+        raise UserError("--demos is only used with --reward gail, --reward airl or --pretrain bc")
     if reward.startswith("model:") and not Path(reward.removeprefix("model:")).is_file():
         raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
-    if request.reward_kwargs and reward != "gail":
-        raise UserError("--reward-kwargs configure --reward gail only")
-    if reward == "gail" and demos is not None:  # without demos it was refused above
-        gail = config_from_overrides(
-            GAILConfig, request.gail_base, request.reward_kwargs, "--reward gail"
+    if request.reward_kwargs and reward not in adversarial:
+        raise UserError("--reward-kwargs configure --reward gail or airl only")
+    if reward in adversarial and demos is not None:  # without demos it was refused above
+        options = config_from_overrides(
+            adversarial[reward], request.gail_base, request.reward_kwargs, f"--reward {reward}"
         )
+        if reward == "airl" and not is_vector_space(env.observation_space):
+            raise UserError(
+                f"--reward airl takes vector observations (a float Box), not "
+                f"{env.observation_space}; use --reward gail"
+            )
+        if reward == "airl" and not policy_agent:
+            raise UserError(
+                f"--reward airl reads the policy's log-probabilities, and --algo {algo} has "
+                "no policy; use --algo ppo or --algo reinforce"
+            )
         load_demos(demos)  # a bad file fails here, before anything is written
-        resolved["gail"] = dataclasses.asdict(gail)
-        plugin = LearnedRewardPlugin(gail, demos)
+        resolved[reward] = dataclasses.asdict(options)
+        plugin = LearnedRewardPlugin(options, demos)
     elif reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs"):
         plugin = LearnedRewardPlugin(model=reward.removeprefix("model:"))
     else:

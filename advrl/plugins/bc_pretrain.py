@@ -39,6 +39,10 @@ class BehaviourCloning(Plugin):
         actions = torch.as_tensor(demos["actions"], device=run.device)
         if actions.is_floating_point():
             actions = actions.float()
+        if policy.obs_norm is not None:
+            # The policy reads standardised observations: start their statistics from the
+            # demonstrations, which RL then keeps updating with the agent's own.
+            policy.obs_norm.update(obs)
         cfg = self.config
 
         def log(epoch: int, loss: float, val_nll: float | None) -> None:

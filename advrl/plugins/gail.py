@@ -1,5 +1,5 @@
-"""Adversarial imitation (GAIL, Ho & Ermon 2016) on any Gymnasium env, and frozen reward
-models, as a trainer plug-in that replaces the env's reward.
+"""Adversarial imitation (GAIL, Ho & Ermon 2016; AIRL, Fu et al. 2018) on any Gymnasium env,
+and frozen reward models, as a trainer plug-in that replaces the env's reward.
 
 ``LearnedReward`` wraps a vector env: each step's reward becomes a ``RewardModel``'s reward
 of the (observation, action) pair, with the env's own reward left in the episode statistics
@@ -15,28 +15,43 @@ the action, or the Nature CNN for image observations; the reward is -log(1 - D) 
 Note that this reward is always positive, which on its own rewards survival: on CartPole
 that alone solves the task (a known GAIL bias, Kostrikov et al. 2019); ``log_d`` is the
 always-negative alternative.
+
+AIRL (``--reward airl``, ``advrl.gan.airl``) replaces the discriminator by
+exp(f) / (exp(f) + pi(a | s)) over whole transitions, f = g(s) + gamma h(s') - h(s); its
+logit f - log pi is the agent's reward, and g alone the reward it leaves behind
+(``reward_model.pt``, which ``--reward model:PATH`` trains a fresh agent on).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
+from advrl.core.checkpoint import load_checkpoint
 from advrl.core.demos import load_demos
 from advrl.core.errors import UserError
 from advrl.core.stats import mean_metrics
+from advrl.gan.airl import (
+    AIRLDiscriminator,
+    airl_reward_from_state,
+    make_airl_reward_model,
+    save_airl_reward_model,
+    transition_features,
+)
 from advrl.gan.reward_model import RewardModel
 from advrl.gan.transitions import (
     feature_size,
-    load_transition_reward_model,
     make_transition_reward_model,
     pair_features,
     save_transition_reward_model,
+    transition_reward_from_state,
 )
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
 
@@ -72,6 +87,17 @@ class GAILConfig:
             observation_space, action_space, self.hidden_sizes, self.loss, self.lr, self.reward
         )
 
+    def save_reward_model(
+        self,
+        path: Path,
+        model: RewardModel,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+    ) -> Path:
+        """Write the trained discriminator as a frozen reward model file."""
+        options = dataclasses.asdict(self)
+        return save_transition_reward_model(path, model, options, observation_space, action_space)
+
     def validate(self) -> list[str]:
         problems = []
         for name in ("d_every", "d_steps", "batch_size"):
@@ -84,8 +110,18 @@ class GAILConfig:
         return problems
 
 
+PolicyLogProb = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``log_prob(obs, actions)``: log pi(a | s) of each row under the agent's current policy."""
+
+
 class LearnedReward(gym.vector.VectorWrapper):
-    """Replace a vector env's rewards with a reward model's; train it on demos (GAIL)."""
+    """Replace a vector env's rewards with a reward model's; train it on demos (GAIL, AIRL).
+
+    A GAIL discriminator reads (observation, action) pairs. An AIRL one (``transitions``)
+    reads whole transitions: the next observation (the final one where an episode ended),
+    whether the step terminated, and log pi(a | s) of the action under the agent's current
+    policy, which ``policy_log_prob`` supplies once the agent exists.
+    """
 
     def __init__(
         self,
@@ -94,12 +130,15 @@ class LearnedReward(gym.vector.VectorWrapper):
         demos: dict[str, np.ndarray] | None = None,
         config: GAILConfig | None = None,
         seed: int = 0,
+        transitions: bool = False,
     ) -> None:
         super().__init__(env)
         self.reward_model = reward_model
         self.config = config or GAILConfig()
+        self.transitions = transitions
+        self.policy_log_prob: PolicyLogProb | None = None
         space = env.single_action_space
-        self.expert: tuple[np.ndarray, np.ndarray] | None = None
+        self.expert: tuple[np.ndarray, ...] | None = None
         if demos is not None:
             features = pair_features(demos["obs"][:1], demos["actions"][:1], space).shape[1]
             if features != feature_size(env.single_observation_space, space):
@@ -109,13 +148,16 @@ class LearnedReward(gym.vector.VectorWrapper):
                     "them on the same env"
                 )
             self.expert = (demos["obs"], demos["actions"])
+            if transitions:
+                self.expert += (demos["next_obs"], demo_terminals(demos))
         self.rng = np.random.default_rng(seed)
         self._obs: np.ndarray | None = None
-        # The agent's latest pairs, kept as the env gave them (uint8 frames stay uint8).
-        self._recent: list[tuple[np.ndarray, np.ndarray]] = []
+        # The agent's latest steps, kept as the env gave them (uint8 frames stay uint8):
+        # (obs, actions), and for AIRL (obs, actions, next_obs, terminals).
+        self._recent: list[tuple[np.ndarray, ...]] = []
         self._since_phase = 0
-        # A reservoir (uniform) sample of all earlier agent pairs, filled phase by phase.
-        self._past: tuple[np.ndarray, np.ndarray] | None = None
+        # A reservoir (uniform) sample of all earlier agent steps, filled phase by phase.
+        self._past: tuple[np.ndarray, ...] | None = None
         self._past_seen = 0
         self.history: list[dict[str, float]] = []
 
@@ -128,70 +170,152 @@ class LearnedReward(gym.vector.VectorWrapper):
         if self._obs is None:
             raise RuntimeError("LearnedReward.step() before reset()")
         prev_obs, actions = self._obs, np.asarray(actions)
-        pairs = pair_features(prev_obs, actions, self.env.single_action_space)
         obs, _, terminated, truncated, infos = self.env.step(actions)
         self._obs = np.asarray(obs)
-        rewards = self.reward_model.reward(pairs).cpu().numpy().astype(np.float64)
+        step: tuple[np.ndarray, ...] = (prev_obs, actions)
+        if self.transitions:
+            step += (true_next_obs(self._obs, terminated | truncated, infos), terminated)
+        rewards = self.reward_model.reward(self.features(step)).cpu().numpy().astype(np.float64)
         if self.expert is not None:
-            self._recent.append((prev_obs, actions))
+            self._recent.append(step)
             self._since_phase += len(actions)
             if self._since_phase >= self.config.d_every:
                 self.train_discriminator()
         return obs, rewards, terminated, truncated, infos
 
+    def features(self, step: tuple[np.ndarray, ...]) -> torch.Tensor:
+        """The reward model's input rows for a batch of steps (see the class docstring)."""
+        space = self.env.single_action_space
+        if not self.transitions:
+            return pair_features(step[0], step[1], space)
+        if self.policy_log_prob is None:
+            raise RuntimeError("AIRL's reward needs the policy's log-probabilities; set "
+                               "policy_log_prob before stepping")  # fmt: skip
+        obs, actions, next_obs, terminals = step
+        log_probs = self.policy_log_prob(obs, actions)
+        return transition_features(obs, actions, next_obs, terminals, log_probs, space)
+
     def train_discriminator(self) -> dict[str, float]:
-        """``d_steps`` steps of expert pairs (real) against agent pairs (fake): the latest
+        """``d_steps`` steps of expert steps (real) against agent steps (fake): the latest
         ones, and half from the earlier ones once there are any (``agent_history``)."""
         cfg = self.config
-        agent_obs = np.concatenate([obs for obs, _ in self._recent])
-        agent_actions = np.concatenate([actions for _, actions in self._recent])
+        agent = tuple(np.concatenate(parts) for parts in zip(*self._recent, strict=True))
         self._recent, self._since_phase = [], 0
         if self.expert is None:
             raise RuntimeError("a frozen reward model has no demonstrations to train on")
-        expert_obs, expert_actions = self.expert
         past_size = min(self._past_seen, cfg.agent_history)
         n_past = cfg.batch_size // 2 if past_size else 0
-        space = self.env.single_action_space
         steps = []
         for _ in range(cfg.d_steps):
-            e = self.rng.integers(len(expert_obs), size=cfg.batch_size)
-            a = self.rng.integers(len(agent_obs), size=cfg.batch_size - n_past)
-            fake_obs, fake_actions = agent_obs[a], agent_actions[a]
+            e = self.rng.integers(len(self.expert[0]), size=cfg.batch_size)
+            a = self.rng.integers(len(agent[0]), size=cfg.batch_size - n_past)
+            fake = tuple(part[a] for part in agent)
             if n_past:
                 if self._past is None:
-                    raise RuntimeError("agent pairs were counted but none were kept")
+                    raise RuntimeError("agent steps were counted but none were kept")
                 p = self.rng.integers(past_size, size=n_past)
-                fake_obs = np.concatenate([fake_obs, self._past[0][p]])
-                fake_actions = np.concatenate([fake_actions, self._past[1][p]])
-            real = pair_features(expert_obs[e], expert_actions[e], space)
-            fake = pair_features(fake_obs, fake_actions, space)
-            steps.append(self.reward_model.update(real, fake))
-        self._remember(agent_obs, agent_actions)
+                fake = tuple(
+                    np.concatenate([f, past[p]]) for f, past in zip(fake, self._past, strict=True)
+                )
+            real = tuple(part[e] for part in self.expert)
+            steps.append(self.reward_model.update(self.features(real), self.features(fake)))
+        self._remember(agent)
         self.history.append(mean_metrics(steps))
         return self.history[-1]
 
-    def _remember(self, obs: np.ndarray, actions: np.ndarray) -> None:
-        """Reservoir sampling (Vitter's algorithm R) of the agent's pairs into ``_past``."""
+    def _remember(self, agent: tuple[np.ndarray, ...]) -> None:
+        """Reservoir sampling (Vitter's algorithm R) of the agent's steps into ``_past``."""
         capacity = self.config.agent_history
         if capacity == 0:
             return
         if self._past is None:
-            self._past = (
-                np.empty((capacity, *obs.shape[1:]), obs.dtype),
-                np.empty((capacity, *actions.shape[1:]), actions.dtype),
-            )
-        index = self._past_seen + np.arange(len(obs))  # each pair's index in the run
+            self._past = tuple(np.empty((capacity, *x.shape[1:]), x.dtype) for x in agent)
+        count = len(agent[0])
+        index = self._past_seen + np.arange(count)  # each step's index in the run
         slot = np.where(index < capacity, index, self.rng.integers(0, index + 1))
         kept = slot < capacity
-        self._past[0][slot[kept]] = obs[kept]
-        self._past[1][slot[kept]] = actions[kept]
-        self._past_seen += len(obs)
+        for past, part in zip(self._past, agent, strict=True):
+            past[slot[kept]] = part[kept]
+        self._past_seen += count
+
+
+def true_next_obs(obs: np.ndarray, ended: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
+    """The observation each env reached: after an episode end, its final observation (the
+    vector env has already reset it and returned the first of the next episode)."""
+    ended_at = np.flatnonzero(ended)
+    if ended_at.size == 0:
+        return obs
+    next_obs = obs.copy()
+    for i in ended_at:
+        next_obs[i] = infos["final_obs"][i]
+    return next_obs
+
+
+def demo_terminals(demos: dict[str, np.ndarray]) -> np.ndarray:
+    """Which demonstration steps terminated (no future): ``terminals`` where recorded; older
+    files only have ``dones``, which also count time-limit truncations."""
+    return demos["terminals"] if "terminals" in demos else demos["dones"]
+
+
+@dataclass
+class AIRLConfig(GAILConfig):
+    """Options of the AIRL reward (``--reward airl --reward-kwargs``)."""
+
+    reward: str = "logit"
+    """How the agent's reward reads D: the logit, f - log pi (Fu et al.'s log D - log(1 - D));
+    other cross-entropy readings as for GAIL."""
+    state_only: bool = True
+    """g reads the state alone (the disentangled reward that transfers) instead of (s, a)."""
+    gamma: float | None = None
+    """Discount of the shaping term gamma h(s'); None takes the agent's."""
+
+    def make_reward_model(
+        self, observation_space: gym.Space, action_space: gym.Space
+    ) -> RewardModel:
+        """A fresh AIRL discriminator; its discount is the agent's, set when learning starts
+        unless ``gamma`` is given."""
+        return make_airl_reward_model(
+            observation_space,
+            action_space,
+            0.99 if self.gamma is None else self.gamma,
+            self.hidden_sizes,
+            self.state_only,
+            self.loss,
+            self.lr,
+            self.reward,
+        )
+
+    def save_reward_model(
+        self,
+        path: Path,
+        model: RewardModel,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+    ) -> Path:
+        options = dataclasses.asdict(self)
+        return save_airl_reward_model(path, model, options, observation_space, action_space)
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if self.gamma is not None and not 0 <= self.gamma <= 1:
+            problems.append(f"gamma must be in [0, 1] or none, got {self.gamma}")
+        return problems
+
+
+def load_frozen_reward_model(
+    path: str | Path, observation_space: gym.Space, action_space: gym.Space
+) -> RewardModel:
+    """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g."""
+    state = load_checkpoint(Path(path))
+    if state.get("kind") == "airl":
+        return airl_reward_from_state(state, path, observation_space, action_space)
+    return transition_reward_from_state(state, path, observation_space, action_space)
 
 
 class LearnedRewardPlugin(Plugin):
-    """GAIL (``--reward gail --demos FILE``) or a frozen reward model (``--reward
-    model:PATH``): wraps the envs in ``LearnedReward``, checkpoints the reward model, and
-    saves it as ``reward_model.pt`` at the end."""
+    """GAIL or AIRL (``--reward gail|airl --demos FILE``), or a frozen reward model
+    (``--reward model:PATH``): wraps the envs in ``LearnedReward``, checkpoints the reward
+    model, and saves it as ``reward_model.pt`` at the end."""
 
     name = "learned_reward"
     learned_reward = True
@@ -216,15 +340,34 @@ class LearnedRewardPlugin(Plugin):
     def wrap_envs(self, run: Run, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         if self.model_path is not None:
-            model = load_transition_reward_model(self.model_path, obs_space, act_space)
+            model = load_frozen_reward_model(self.model_path, obs_space, act_space)
             self._wrapper = LearnedReward(envs, model)
         else:
             if self.config is None or self.demos is None:
                 raise RuntimeError("GAIL needs its config and demonstrations (--demos)")
             model = self.config.make_reward_model(obs_space, act_space)
             demos = load_demos(self.demos)
-            self._wrapper = LearnedReward(envs, model, demos, self.config, seed=run.seed)
+            airl = isinstance(self.config, AIRLConfig)
+            self._wrapper = LearnedReward(envs, model, demos, self.config, run.seed, airl)
         return self.wrapper
+
+    def before_learn(self, run: Run) -> None:
+        """AIRL reads the agent's policy: its log-probabilities and, by default, its discount."""
+        wrapper = self.wrapper
+        if not wrapper.transitions:
+            return
+        log_prob = getattr(run.agent, "log_prob", None)
+        if log_prob is None:
+            raise UserError(
+                f"--reward airl needs the policy's log-probabilities, and --algo "
+                f"{run.agent.name} has no policy; use --algo ppo or --algo reinforce"
+            )
+        wrapper.policy_log_prob = log_prob
+        config = wrapper.config
+        if isinstance(config, AIRLConfig) and config.gamma is None:
+            discriminator = wrapper.reward_model.discriminator
+            if isinstance(discriminator, AIRLDiscriminator):
+                discriminator.gamma = float(run.agent.config.gamma)
 
     def state_dict(self, run: Run) -> dict[str, Any]:
         return self.wrapper.reward_model.state_dict()
@@ -234,10 +377,9 @@ class LearnedRewardPlugin(Plugin):
 
     def summary(self, run: Run) -> dict[str, Any]:
         envs = self.wrapper
-        path = save_transition_reward_model(
+        path = envs.config.save_reward_model(
             run.run_dir / "reward_model.pt",
             envs.reward_model,
-            dataclasses.asdict(envs.config),
             envs.single_observation_space,
             envs.single_action_space,
         )

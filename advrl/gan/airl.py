@@ -1,0 +1,197 @@
+"""AIRL's discriminator (Fu, Luo & Levine 2018, https://arxiv.org/abs/1710.11248): a GAN
+discriminator whose optimum recovers a reward that transfers.
+
+    f(s, a, s') = g(s[, a]) + gamma * (1 - terminal) * h(s') - h(s)
+    D(s, a, s') = exp(f) / (exp(f) + pi(a | s)),   so   logit D = f - log pi(a | s)
+
+g is the reward (state-only by default: the paper's disentangled reward, which transfers to
+new dynamics), h a shaping potential. Trained with the usual binary cross-entropy (expert
+transitions real, the agent's fake), the logit is also the policy's reward,
+log D - log(1 - D) = f - log pi: the learned reward plus an entropy bonus. Frozen, g alone is
+the reward to train a fresh agent on (``AIRLReward``).
+
+A row of input is ``transition_features``: the observation, the action, the next
+observation, the terminal flag and log pi(a | s) under the current policy. Observations are
+standardised with running statistics that move in training mode only (as batch norm's do):
+each discriminator step adds its batches to them, scoring never does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from advrl.core.checkpoint import save_checkpoint
+from advrl.core.errors import UserError
+from advrl.core.modules import flat_size, is_vector_space, mlp
+from advrl.core.normalization import ObservationNormalizer
+from advrl.gan.reward_model import RewardModel
+from advrl.gan.transitions import action_features, action_size, feature_size
+
+
+def transition_features(
+    obs: np.ndarray,
+    actions: np.ndarray,
+    next_obs: np.ndarray,
+    terminals: np.ndarray,
+    log_probs: np.ndarray,
+    action_space: spaces.Space,
+) -> torch.Tensor:
+    """Rows (B, 2 * obs_dim + action_dim + 2): obs, action, next obs, terminal, log pi."""
+
+    def column(x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1, 1)
+
+    return torch.cat(
+        [
+            torch.as_tensor(np.asarray(obs), dtype=torch.float32).flatten(1),
+            action_features(actions, action_space),
+            torch.as_tensor(np.asarray(next_obs), dtype=torch.float32).flatten(1),
+            column(terminals),
+            column(log_probs),
+        ],
+        dim=1,
+    )
+
+
+class AIRLDiscriminator(nn.Module):
+    """logit = g(s[, a]) + gamma * (1 - terminal) * h(s') - h(s) - log pi(a | s), over
+    ``transition_features`` rows; ``gamma`` is the agent's discount."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        gamma: float,
+        hidden_sizes: tuple[int, ...] = (64, 64),
+        state_only: bool = True,
+    ) -> None:
+        super().__init__()
+        if not is_vector_space(observation_space):
+            raise ValueError(
+                f"AIRL takes vector observations (a float Box), not {observation_space}"
+            )
+        self.obs_dim, self.action_dim = flat_size(observation_space), action_size(action_space)
+        self.gamma, self.state_only = gamma, state_only
+        self.obs_norm = ObservationNormalizer((self.obs_dim,))
+        g_inputs = self.obs_dim + (0 if state_only else self.action_dim)
+        self.g = mlp(g_inputs, hidden_sizes, 1, activation=nn.ReLU)
+        self.h = mlp(self.obs_dim, hidden_sizes, 1, activation=nn.ReLU)
+
+    def split(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """obs, action, next obs, terminal, log pi of ``transition_features`` rows."""
+        d, k = self.obs_dim, self.action_dim
+        return (
+            rows[:, :d],
+            rows[:, d : d + k],
+            rows[:, d + k : 2 * d + k],
+            rows[:, 2 * d + k],
+            rows[:, 2 * d + k + 1],
+        )
+
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """g(s[, a]) (B,): the learned reward, without shaping or entropy."""
+        inputs = self.obs_norm(obs)
+        if not self.state_only:
+            inputs = torch.cat([inputs, actions], dim=1)
+        return self.g(inputs).squeeze(1)
+
+    def shaped(self, rows: torch.Tensor) -> torch.Tensor:
+        """f(s, a, s') (B,): the reward plus the potential's shaping term."""
+        obs, actions, next_obs, terminal, _ = self.split(rows)
+        if self.training:
+            self.obs_norm.update(torch.cat([obs, next_obs]))
+        potential = self.h(self.obs_norm(obs)).squeeze(1)
+        next_potential = self.h(self.obs_norm(next_obs)).squeeze(1)
+        return self.reward(obs, actions) + self.gamma * (1 - terminal) * next_potential - potential
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        """The logit of D, f - log pi (B,)."""
+        return self.shaped(rows) - self.split(rows)[4]
+
+
+class AIRLReward(nn.Module):
+    """A trained AIRL discriminator's g over (observation, action) pair rows (the rows GAIL's
+    discriminator takes): the reward a fresh agent is trained on (``--reward model:PATH``)."""
+
+    def __init__(self, discriminator: AIRLDiscriminator) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        d = self.discriminator.obs_dim
+        return self.discriminator.reward(pairs[:, :d], pairs[:, d:])
+
+
+def make_airl_reward_model(
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    gamma: float,
+    hidden_sizes: tuple[int, ...] = (64, 64),
+    state_only: bool = True,
+    loss: str = "non_saturating",
+    lr: float = 3e-4,
+    reward: str = "logit",
+) -> RewardModel:
+    """An AIRL discriminator in a RewardModel; its reward (``logit``) is f - log pi."""
+    discriminator = AIRLDiscriminator(
+        observation_space, action_space, gamma, hidden_sizes, state_only
+    )
+    return RewardModel(discriminator, loss=loss, lr=lr, reward=reward)
+
+
+def save_airl_reward_model(
+    path: Path,
+    model: RewardModel,
+    options: dict[str, Any],
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+) -> Path:
+    """Write a trained AIRL discriminator and what it reads, atomically."""
+    discriminator = model.discriminator
+    if not isinstance(discriminator, AIRLDiscriminator):
+        raise TypeError(f"an AIRL reward model holds an AIRLDiscriminator, not {discriminator}")
+    return save_checkpoint(
+        path,
+        {
+            "kind": "airl",
+            "reward_model": model.state_dict(),
+            "config": dict(options),
+            "gamma": discriminator.gamma,
+            "features": feature_size(observation_space, action_space),
+        },
+    )
+
+
+def airl_reward_from_state(
+    state: dict[str, Any],
+    path: str | Path,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+) -> RewardModel:
+    """The frozen reward g of a saved AIRL discriminator, reading (observation, action)
+    pair rows like GAIL's (``--reward model:PATH``)."""
+    if state["features"] != feature_size(observation_space, action_space):
+        raise UserError(
+            f"the AIRL reward in {path} takes {state['features']} features, this env's "
+            f"(obs, action) pairs have {feature_size(observation_space, action_space)}"
+        )
+    config = state["config"]
+    trained = make_airl_reward_model(
+        observation_space,
+        action_space,
+        state["gamma"],
+        tuple(config["hidden_sizes"]),
+        config["state_only"],
+        config["loss"],
+    )
+    trained.load_state_dict(state["reward_model"])
+    discriminator = trained.discriminator
+    if not isinstance(discriminator, AIRLDiscriminator):
+        raise TypeError("make_airl_reward_model builds an AIRLDiscriminator")
+    return RewardModel(AIRLReward(discriminator), loss=config["loss"], reward="logit")

@@ -1,0 +1,112 @@
+"""AIRL's discriminator (advrl.gan.airl) against a hand computation, and its reward saved,
+reloaded and read as g alone."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from advrl.gan.airl import (
+    AIRLDiscriminator,
+    make_airl_reward_model,
+    save_airl_reward_model,
+    transition_features,
+)
+from advrl.gan.transitions import pair_features
+from advrl.plugins.gail import AIRLConfig, load_frozen_reward_model
+
+OBS = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+ACTIONS = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+
+def batch(n: int = 5, seed: int = 0) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(2.0, 3.0, (n, 3)).astype(np.float32)
+    actions = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    next_obs = rng.normal(2.0, 3.0, (n, 3)).astype(np.float32)
+    terminals = np.array([False, True, False, False, True][:n])
+    log_probs = rng.normal(-1.0, 0.5, n).astype(np.float32)
+    return obs, actions, next_obs, terminals, log_probs
+
+
+def by_hand(disc: AIRLDiscriminator, obs, actions, next_obs, terminals, log_probs) -> np.ndarray:
+    """f(s, a, s') - log pi(a | s), one transition at a time, from the parts' own weights."""
+    mean, std = disc.obs_norm.mean.numpy(), np.sqrt(disc.obs_norm.var.numpy() + 1e-8)
+    logits = []
+    rows = zip(obs, actions, next_obs, terminals, log_probs, strict=True)
+    for s, a, s_next, done, log_pi in rows:
+        s_norm = torch.tensor(np.clip((s - mean) / std, -10, 10), dtype=torch.float32)
+        next_norm = torch.tensor(np.clip((s_next - mean) / std, -10, 10), dtype=torch.float32)
+        g_in = s_norm if disc.state_only else torch.cat([s_norm, torch.tensor(a)])
+        g = disc.g(g_in[None]).item()
+        h, h_next = disc.h(s_norm[None]).item(), disc.h(next_norm[None]).item()
+        f = g + disc.gamma * (0.0 if done else h_next) - h
+        logits.append(f - log_pi)
+    return np.array(logits)
+
+
+@pytest.mark.parametrize("state_only", [True, False])
+def test_airl_logit_is_g_plus_shaping_minus_log_pi(state_only):
+    torch.manual_seed(0)
+    disc = AIRLDiscriminator(OBS, ACTIONS, gamma=0.9, hidden_sizes=(8,), state_only=state_only)
+    obs, actions, next_obs, terminals, log_probs = batch()
+    disc.obs_norm.update(torch.as_tensor(np.concatenate([obs, next_obs])))
+    disc.eval()
+    rows = transition_features(obs, actions, next_obs, terminals, log_probs, ACTIONS)
+    logits = disc(rows).detach().numpy()
+    np.testing.assert_allclose(logits, by_hand(disc, *batch()), rtol=1e-5, atol=1e-5)
+    # D = exp(f) / (exp(f) + pi(a|s)) is the sigmoid of that logit.
+    f = logits + log_probs
+    d = np.exp(f) / (np.exp(f) + np.exp(log_probs))
+    np.testing.assert_allclose(torch.sigmoid(torch.tensor(logits)).numpy(), d, rtol=1e-5)
+
+
+def test_a_terminal_step_drops_the_next_states_potential():
+    torch.manual_seed(1)
+    disc = AIRLDiscriminator(OBS, ACTIONS, gamma=0.99).eval()
+    obs, actions, next_obs, _, log_probs = batch()
+    alive = transition_features(obs, actions, next_obs, np.zeros(5), log_probs, ACTIONS)
+    ended = transition_features(obs, actions, next_obs, np.ones(5), log_probs, ACTIONS)
+    next_potential = disc.h(disc.obs_norm(torch.as_tensor(next_obs))).squeeze(1)
+    np.testing.assert_allclose(
+        (disc(alive) - disc(ended)).detach(), (0.99 * next_potential).detach(), rtol=1e-5
+    )
+
+
+def test_state_only_g_ignores_the_action_and_the_other_reads_it():
+    torch.manual_seed(2)
+    obs, actions, *_ = batch()
+    other = -actions
+    for state_only in (True, False):
+        disc = AIRLDiscriminator(OBS, ACTIONS, 0.99, (8,), state_only).eval()
+        same = torch.allclose(
+            disc.reward(torch.as_tensor(obs), torch.as_tensor(actions)),
+            disc.reward(torch.as_tensor(obs), torch.as_tensor(other)),
+        )
+        assert same == state_only
+
+
+def test_observation_statistics_move_in_training_steps_only():
+    model = make_airl_reward_model(OBS, ACTIONS, gamma=0.99)
+    rows = transition_features(*batch(), ACTIONS)
+    model.reward(rows)
+    assert float(model.discriminator.obs_norm.count) < 1  # scoring leaves them alone
+    model.update(rows, transition_features(*batch(seed=1), ACTIONS))
+    assert float(model.discriminator.obs_norm.count) == pytest.approx(20, abs=1e-3)
+
+
+def test_a_saved_airl_reward_is_g_alone_over_pair_rows(tmp_path):
+    torch.manual_seed(3)
+    model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
+    for seed in range(3):  # train a little, so the statistics and weights are not initial
+        model.update(
+            transition_features(*batch(seed=seed), ACTIONS),
+            transition_features(*batch(seed=seed + 10), ACTIONS),
+        )
+    options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
+    path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+    frozen = load_frozen_reward_model(path, OBS, ACTIONS)
+    obs, actions, *_ = batch(seed=7)
+    expected = model.discriminator.eval().reward(torch.as_tensor(obs), torch.as_tensor(actions))
+    got = frozen.reward(pair_features(obs, actions, ACTIONS))
+    torch.testing.assert_close(got, expected.detach())
