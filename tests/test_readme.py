@@ -374,6 +374,33 @@ class Artifacts:
         )
         return out
 
+    def _make_hopper_agent(self) -> Path:
+        """A short Hopper-v5 PPO run: the MuJoCo examples' expert."""
+        out = self.root / "hopper-agent"
+        argv = ["--env", "Hopper-v5", "--algo", "ppo", "--total-steps", "512"]
+        script(
+            "train_agent.py", *argv, "--eval-episodes", "0", "--run-dir", str(out), cwd=self.root
+        )
+        return out
+
+    def _make_hopper_demos(self) -> Path:
+        out = self.root / "hopper-demos.npz"
+        checkpoint = self.get("hopper_agent") / "checkpoints" / "final.pt"
+        script(
+            "record_demos.py", str(checkpoint), "--episodes", "2", "--out", str(out), cwd=self.root
+        )
+        return out
+
+    def _make_airl(self) -> Path:
+        """An AIRL run on Hopper-v5 (reward_model.pt holding its g)."""
+        out = self.root / "airl"
+        argv = ["--env", "Hopper-v5", "--algo", "ppo", "--total-steps", "512"]
+        argv += ["--reward", "airl", "--demos", str(self.get("hopper_demos"))]
+        script(
+            "train_agent.py", *argv, "--eval-episodes", "0", "--run-dir", str(out), cwd=self.root
+        )
+        return out
+
     def _make_gail(self) -> Path:
         """A GAIL run (reward_model.pt)."""
         out = self.root / "gail"
@@ -413,7 +440,7 @@ class Artifacts:
 def placeholder_run(path: str, script_name: str) -> str:
     """The artifact a ``runs/<...>/FILE`` path stands for."""
     if path.endswith("reward_model.pt"):
-        return "gail"
+        return "airl" if "airl" in path else "gail"
     if path.endswith("discriminator.pt"):
         return "seqgan"
     return "gan" if script_name == "train_gan.py" else "agent"
@@ -455,7 +482,8 @@ def prepare(command: Command, workspace: Path, artifacts: Artifacts) -> list[str
 
     demos = option(argv, "--demos")
     if demos and not (workspace / demos).exists():
-        shutil.copy(artifacts.get("demos"), workspace / demos)
+        mujoco = (option(argv, "--env") or "").startswith("Hopper")
+        shutil.copy(artifacts.get("hopper_demos" if mujoco else "demos"), workspace / demos)
     data = option(argv, "--data")
     if data and not (workspace / data).exists():
         shutil.copytree(artifacts.get("images"), workspace / data)

@@ -260,6 +260,37 @@ def test_retries_a_flaky_trial_and_reports_one_that_always_fails(ray_head, tmp_p
     assert "Trials that did not finish" in report and "fails at every reset" in report
 
 
+def test_variants_are_checked_like_any_run_before_a_trial(tmp_path):
+    with pytest.raises(UserError, match="variant 'x' sets learning_rate"):
+        check_sweep(settings(tmp_path, variants={"x": {"learning_rate": 1}}))
+    with pytest.raises(UserError, match="--reward gail needs --demos"):
+        check_sweep(settings(tmp_path, variants={"gail": {"reward": "gail"}}))
+
+
+@ray_group
+@pytest.mark.slow
+def test_a_sweep_over_named_variants_runs_each_with_every_seed(ray_head, tmp_path):
+    from advrl.sweeps.sweep import run_sweep
+
+    variants = {
+        "short": {"total_steps": 512, "hp": {"lr": "1e-3"}},
+        "long": {"total_steps": 1024},
+    }
+    out = tmp_path / "variants"
+    results = run_sweep(
+        settings(tmp_path, out=str(out), seeds=2, variants=variants, address=ray_head)
+    )
+    trials = results["trials"]
+    assert sorted((t["variant"], t["seed"]) for t in trials) == [
+        ("long", 1), ("long", 2), ("short", 1), ("short", 2)
+    ]  # fmt: skip
+    for t in trials:
+        summary = json.loads((Path(t["run_dir"]) / "summary.json").read_text())
+        assert summary["total_steps"] == variants[t["variant"]]["total_steps"]
+        assert summary["hyperparameters"]["lr"] == (1e-3 if t["variant"] == "short" else 3e-3)
+    assert {row["label"] for row in results["configurations"]} == {"short", "long"}
+
+
 @ray_group
 @pytest.mark.slow
 def test_an_interrupted_sweep_resumes_with_only_the_trials_left(ray_head, tmp_path):

@@ -343,7 +343,8 @@ class OnPolicyAgent:
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:  # evaluation copies of checkpoints leave it out
+            self.optimizer.load_state_dict(state["optimizer"])
         self.global_step = int(state["global_step"])
         if self.reward_scaler is not None and "reward_scaler" in state:
             self.reward_scaler.load_state_dict(state["reward_scaler"])

@@ -175,6 +175,12 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
             if is_atari_id(case.env)
             else make_vec_env(case.env, n_envs=1, seed=seed + 10_000)
         )
+        trained_statistics = model.get_vec_normalize_env()
+        if trained_statistics is not None:  # evaluate with the training statistics, frozen
+            from stable_baselines3.common.vec_env import VecNormalize
+
+            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+            eval_env.obs_rms = trained_statistics.obs_rms.copy()
         returns, _ = evaluate_policy(
             model,
             eval_env,
@@ -286,6 +292,61 @@ def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, in
         )
 
     return make
+
+
+def sb3_ppo_mujoco(hp: dict[str, Any]) -> Callable[[Any, int], Any]:
+    """SB3's PPO as rl-baselines3-zoo runs it on MuJoCo: our ``hp`` (the zoo's, constant
+    learning rate) on a ``VecNormalize`` env, ReLU 256x256 networks, log std -2, no
+    orthogonal init."""
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+    from torch import nn
+
+    def make(envs: Any, seed: int) -> Any:
+        widths = list(hp["hidden_sizes"])
+        return SB3PPO(
+            "MlpPolicy",
+            VecNormalize(envs, gamma=hp["gamma"]),
+            learning_rate=hp["lr"],
+            n_steps=hp["n_steps"],
+            batch_size=hp["batch_size"],
+            n_epochs=hp["n_epochs"],
+            gamma=hp["gamma"],
+            gae_lambda=hp["gae_lambda"],
+            clip_range=hp["clip_coef"],
+            ent_coef=hp["entropy_coef"],
+            vf_coef=hp["value_coef"],
+            max_grad_norm=hp["max_grad_norm"],
+            seed=seed,
+            device="cpu",
+            policy_kwargs={
+                "log_std_init": hp["log_std_init"],
+                "ortho_init": False,
+                "activation_fn": nn.ReLU,
+                "net_arch": dict(pi=widths, vf=widths),
+            },
+        )
+
+    return make
+
+
+def _mujoco_ppo_cases() -> list[Case]:
+    """PPO on Hopper-v5 for 1M steps with rl-baselines3-zoo's tuned settings on both sides."""
+    hp = find_preset("ppo", "Hopper-v5").hp
+    return [
+        Case(
+            name="ppo-hopper",
+            env="Hopper-v5",
+            total_steps=1_000_000,
+            num_envs=1,
+            threshold=2000.0,
+            algo="ppo",
+            hp=hp,
+            sb3_factory=sb3_ppo_mujoco(hp),
+            note="rl-baselines3-zoo's tuned Hopper PPO, VecNormalize on SB3's side and the "
+            "agent's own statistics on ours",
+        )
+    ]
 
 
 def _ppo_cases() -> list[Case]:
@@ -466,6 +527,7 @@ SUITES: dict[str, Callable[[], list[Case]]] = {
     "ppo": _ppo_cases,
     "dqn": _dqn_cases,
     "atari-learning": _atari_learning_cases,
+    "ppo-mujoco": _mujoco_ppo_cases,
 }
 
 
@@ -481,9 +543,16 @@ def run_suite(
     steps: int | None = None,
     log: Callable[[str], None] = print,
     cases: list[str] | None = None,
+    journal: Path | None = None,
 ) -> list[CaseResult]:
     """Run every case of ``suite`` (or those named in ``cases``) for each seed, ours then
-    SB3's, and collect the results."""
+    SB3's, and collect the results.
+
+    With a ``journal`` (a JSON-lines file), every finished run is appended to it as it ends,
+    and runs already in it are taken from it instead of run again: a long suite stopped
+    part-way resumes where it was.
+    """
+    done = _read_journal(journal) if journal is not None else {}
     results = []
     for case in SUITES[suite]():
         if cases is not None and case.name not in cases:
@@ -495,8 +564,17 @@ def run_suite(
             result.extra = case.extra()
         for seed in seeds[: case.max_seeds]:
             for runner in (run_ours, run_sb3) if case.sb3_factory else (run_ours,):
+                impl = "advrl" if runner is run_ours else "sb3"
+                key = (case.name, case.total_steps, seed, impl)
+                if key in done:
+                    result.runs.append(done[key])
+                    continue
                 run = runner(case, seed, eval_episodes)
                 result.runs.append(run)
+                if journal is not None:
+                    entry = {"case": case.name, "total_steps": case.total_steps, **asdict(run)}
+                    with journal.open("a") as file:
+                        file.write(json.dumps(entry) + "\n")
                 final = "-" if run.final_return is None else f"{run.final_return:.2f}"
                 log(
                     f"  {case.name} seed {seed} {run.impl:5s}: return {final:>8}  "
@@ -505,6 +583,19 @@ def run_suite(
                 )
         results.append(result)
     return results
+
+
+def _read_journal(journal: Path) -> dict[tuple[str, int, int, str], RunResult]:
+    """The runs a journal holds, by (case, total steps, seed, implementation)."""
+    runs = {}
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            entry = json.loads(line)
+            case, steps = entry.pop("case"), entry.pop("total_steps")
+            entry["curve"] = [tuple(point) for point in entry["curve"]]
+            run = RunResult(**entry)
+            runs[(case, steps, run.seed, run.impl)] = run
+    return runs
 
 
 def format_table(results: list[CaseResult]) -> str:

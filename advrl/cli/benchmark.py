@@ -58,6 +58,7 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
                 "atari-vec",
                 "sweep-throughput",
                 "concurrency",
+                "imitation-mujoco",
             ]
         ),
         required=True,
@@ -75,6 +76,12 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         "--preset", default="default", help="seqgan suite: default (CPU) or paper (GPU)"
     )
     parser.add_argument("--device", default="auto", help="seqgan suite: auto, cpu or cuda")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="SB3 side-by-side suites: keep the runs already finished (OUT.runs.jsonl, written "
+        "as each run ends) and run only the rest",
+    )
     args = parser.parse_args(argv)
     if args.suite != "seqgan-throughput":  # which measures glibc's own settings first
         keep_freed_memory()
@@ -92,6 +99,8 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         return sweep_throughput_suite(args)
     if args.suite == "concurrency":
         return concurrency(args)
+    if args.suite == "imitation-mujoco":
+        return imitation_mujoco(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -105,12 +114,18 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    results = run_suite(args.suite, args.seeds, args.eval_episodes, args.steps, cases=args.cases)
-    print(format_table(results))
     out = args.out or Path("benchmarks") / f"{args.suite}.json"
-    if args.suite == "atari-learning":
+    journal = out.with_suffix(".runs.jsonl")
+    if not args.resume:
+        journal.unlink(missing_ok=True)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    results = run_suite(
+        args.suite, args.seeds, args.eval_episodes, args.steps, cases=args.cases, journal=journal
+    )
+    print(format_table(results))
+    if args.suite in ("atari-learning", "ppo-mujoco"):
         curves = out.parent / out.stem.replace("-", "_")
-        write_curves(results, curves, CLEANRL_DQN_BREAKOUT)
+        write_curves(results, curves, CLEANRL_DQN_BREAKOUT if "atari" in args.suite else None)
         print(f"curves: {curves / 'curves.json'} {curves / 'curves.png'}")
     write_json(
         results,
@@ -129,6 +144,30 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         merge=args.cases is not None,
     )
     print(f"results: {out}")
+    return 0
+
+
+def imitation_mujoco(args: argparse.Namespace) -> int:
+    """BC, GAIL and AIRL on MuJoCo through Ray Tune sweeps, stage by stage (many hours; it
+    resumes where it stopped: run the same command again)."""
+    from advrl.benchmarks import imitation_mujoco as suite
+
+    stages = suite.STAGES
+    if args.cases is not None:
+        known = [stage.name for stage in suite.STAGES]
+        unknown = [name for name in args.cases if name not in known]
+        if unknown:
+            print(
+                f"error: --suite imitation-mujoco has no stage {', '.join(unknown)}; its "
+                f"stages: {', '.join(known)}",
+                file=sys.stderr,
+            )
+            return 2
+        stages = tuple(stage for stage in suite.STAGES if stage.name in args.cases)
+    out = args.out or suite.SUITE
+    sweeps = suite.SWEEPS if args.out is None else args.out / "sweeps"
+    suite.run_suite(stages, out, sweeps, args.steps or suite.STEPS)
+    print(f"results: {out / 'results.json'}")
     return 0
 
 

@@ -182,6 +182,11 @@ class SweepSettings:
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
     max_failures: int = 1
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Named kinds of run, swept on a grid beside the seeds: each a set of ``TrainSettings``
+    fields over the sweep's own (``VARIANT_FIELDS``: the reward, demonstrations,
+    pre-training, ...), so one sweep compares methods, not only hyperparameters (the
+    imitation benchmark's BC, GAIL and AIRL on the same seeds)."""
 
     @property
     def seed_list(self) -> list[int]:
@@ -190,6 +195,22 @@ class SweepSettings:
     @property
     def resolved_mode(self) -> str:
         return self.mode or default_mode(self.metric)
+
+
+VARIANT_FIELDS = (
+    "seed",
+    "total_steps",
+    "reward",
+    "demos",
+    "reward_kwargs",
+    "pretrain",
+    "pretrain_kwargs",
+    "hp",
+    "env_kwargs",
+)
+"""The ``TrainSettings`` fields a variant may set; its ``hp`` and ``env_kwargs`` go over the
+sweep's, the others replace them (a ``seed`` replaces the grid's: one run per variant and
+seed of the grid, all with the variant's seed)."""
 
 
 def default_mode(metric: str) -> str:
@@ -223,6 +244,15 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
         )
     hp = parse_specs(settings.hp, "--hp")
     env_kwargs = parse_specs(settings.env_kwargs, "--env-kwargs")
+    for name, variant in settings.variants.items():
+        unknown = sorted(set(variant) - set(VARIANT_FIELDS))
+        if unknown:
+            raise UserError(
+                f"variant {name!r} sets {', '.join(unknown)}; a variant may set "
+                f"{', '.join(VARIANT_FIELDS)}"
+            )
+    if settings.variants and settings.search != "grid":
+        raise UserError("variants are swept on a grid; use --search grid")
     forms = {spec.form for spec in (*hp.values(), *env_kwargs.values())}
     if settings.search == "grid" and forms & set(RANDOM_FORMS):
         raise UserError(
@@ -239,7 +269,12 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
             "--hp lr=loguniform(1e-4,1e-2), or use --search grid"
         )
     for hp_values, env_values in _probe_variants(hp, env_kwargs):
-        plan_run(_train_settings(settings, hp_values, env_values, settings.seed, _probe_dir()))
+        names: list[str | None] = [*settings.variants] or [None]
+        for variant_name in names:
+            probe = _train_settings(
+                settings, hp_values, env_values, settings.seed, _probe_dir(), variant_name
+            )
+            plan_run(probe)
     return hp, env_kwargs
 
 
@@ -268,9 +303,11 @@ def _train_settings(
     env_kwargs: Mapping[str, Any],
     seed: int,
     run_dir: Path,
+    variant: str | None = None,
 ) -> TrainSettings:
-    """The ``train_agent.py`` settings of one trial (values as command-line strings)."""
-    return TrainSettings(
+    """The ``train_agent.py`` settings of one trial (values as command-line strings), with
+    the named ``variant``'s fields over the sweep's."""
+    train_settings = TrainSettings(
         env=settings.env,
         algo=settings.algo,
         total_steps=settings.total_steps,
@@ -285,6 +322,15 @@ def _train_settings(
         recipe_kwargs=dict(settings.recipe_kwargs),
         threads=max(1, int(settings.cpus_per_trial)),  # Ray's allotment (advrl.core.threads)
     )
+    if variant is None:
+        return train_settings
+    fields: dict[str, Any] = dict(settings.variants[variant])
+    for group in ("hp", "env_kwargs"):
+        given = {k: str(v) for k, v in fields.pop(group, {}).items()}
+        fields[group] = {**getattr(train_settings, group), **given}
+    if fields.get("demos") is not None:
+        fields["demos"] = Path(fields["demos"])
+    return dataclasses.replace(train_settings, **fields)
 
 
 # --- one trial --------------------------------------------------------------------------
@@ -338,9 +384,10 @@ def run_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
         summary = json.loads(finished.read_text())
     else:
         shutil.rmtree(run_dir, ignore_errors=True)  # a retried or cut-off trial starts afresh
-        summary = train(
-            _train_settings(settings, hp, env_kwargs, seed, run_dir), plugins=[TuneProgress()]
+        trial_settings = _train_settings(
+            settings, hp, env_kwargs, seed, run_dir, config.get("variant")
         )
+        summary = train(trial_settings, plugins=[TuneProgress()])
     numbers = {
         key: float(value)
         for key, value in summary.items()
@@ -413,6 +460,8 @@ def _tuner(settings: SweepSettings, hp: dict[str, Spec], env_kwargs: dict[str, S
     }
     param_space: dict[str, Any] = {k: v for k, v in swept.items() if v}
     mode = settings.resolved_mode
+    if settings.variants:
+        param_space = {"variant": tune.grid_search(list(settings.variants)), **param_space}
     if settings.search == "grid":
         param_space = {"seed": tune.grid_search(settings.seed_list), **param_space}
         search_alg, num_samples = None, 1
@@ -587,8 +636,11 @@ def _trial_record(settings: SweepSettings, result: Any) -> dict[str, Any]:
     return {
         "trial_id": trial_id,
         "config": {k: config.get(k, {}) for k in ("hp", "env_kwargs")},
+        "variant": config.get("variant"),
         "label": config_label(config),
-        "seed": trial_seed(settings, config),
+        "seed": settings.variants.get(config.get("variant") or "", {}).get(
+            "seed", trial_seed(settings, config)
+        ),
         "status": status,
         "metric": None if value is None else float(value),
         "env_steps": int(metrics.get("env_steps", curve[-1][0] if curve else 0)),
@@ -599,8 +651,11 @@ def _trial_record(settings: SweepSettings, result: Any) -> dict[str, Any]:
 
 
 def config_label(config: Mapping[str, Any]) -> str:
-    """``lr=0.01 gamma=0.9``: the swept values of a trial (seeds aside)."""
+    """``lr=0.01 gamma=0.9``: the swept values of a trial (seeds aside), after its variant's
+    name if it has one."""
     parts = [f"{k}={v}" for group in ("hp", "env_kwargs") for k, v in config.get(group, {}).items()]
+    if config.get("variant"):
+        parts.insert(0, str(config["variant"]))
     return " ".join(parts) or "(as given)"
 
 

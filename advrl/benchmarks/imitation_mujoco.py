@@ -1,0 +1,388 @@
+"""Imitation where the discriminator should win: BC, GAIL and AIRL on MuJoCo with few
+demonstrations (``python scripts/benchmark.py --suite imitation-mujoco [--resume]``).
+
+The protocol, fixed before any result was seen:
+
+- **Experts**: PPO checkpoints committed as ``experts/ENV.pt`` (optimiser state stripped).
+  ``expert_return`` is the greedy return over 10 episodes, ``random_return`` that of uniform
+  random actions over 10 episodes (both from seed 10,000).
+- **Demonstrations**: 50 greedy expert episodes (seed 0); for N in ``DEMOS[env]``, N of them
+  drawn without replacement and every 20th step kept from a random offset (both seeded 0),
+  as Ho & Ermon (2016) subsampled: ``demos_ENV_N.npz``.
+- **Methods**, each with the env's PPO preset (rl-baselines3-zoo's) and ``STEPS`` env steps:
+  ``bc`` (``--pretrain bc --total-steps 0``), ``gail``, ``airl``, ``bc_gail`` (BC, then
+  GAIL), with the reward's default options; ``airl_transfer`` trains a fresh PPO for half
+  as many steps on the frozen reward g of each AIRL run (``--reward model:PATH``).
+- **Score**: each run's greedy true return over 10 episodes (``advrl.train``'s evaluation,
+  seed + 10,000), normalised so that the random policy is 0 and the expert 1; per (method,
+  demonstrations) the IQM with rliable's 95% bootstrap interval over seeds.
+- **Runs** go through the sweep machinery (``advrl.sweeps``) on Ray Tune, one sweep per
+  stage (``STAGES``: env, demonstrations, seeds), 1 CPU a trial, two at a time, each
+  resumable; a stage's results join ``results.json`` as soon as it ends.
+
+Files in ``benchmarks/imitation_mujoco/``: ``results.json`` (shaped ``{"envs": {ENV:
+{"expert_return", "random_return", "runs": [{"method", "demos", "seed", "return",
+"env_steps", "wall_s", "checkpoint"}]}}}``, plus ``normalised`` and ``aggregates``;
+``checkpoint`` is relative to the suite's folder), the
+demonstration files, ``checkpoints/`` (every Hopper-v5 run on 4 trajectories, for
+re-evaluation), ``normalised_return.png`` and ``curves.png``. Sweeps and their run folders
+live under ``runs/imitation_mujoco/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advrl.benchmarks import REPO, RESULTS
+from advrl.core.checkpoint import load_checkpoint, save_checkpoint, write_json_atomic
+from advrl.core.demos import save_demos, subsample_demos
+from advrl.envs.make import make_env, resolve_env
+from advrl.evaluation import evaluate, load_agent, record_demos
+from advrl.sweeps.aggregate import aggregate_scores, iqm_band
+from advrl.sweeps.sweep import SweepSettings, load_settings, run_sweep
+
+SUITE = RESULTS / "imitation_mujoco"
+SWEEPS = REPO / "runs" / "imitation_mujoco"
+STEPS = 2_000_000
+TRANSFER_FRACTION = 0.5
+"""A transferred reward trains its fresh PPO for half the methods' steps (1M of 2M)."""
+POOL_EPISODES = 50
+EVERY = 20
+"""Keep every 20th demonstration step (Ho & Ermon 2016)."""
+EVAL_SEED = 10_000
+DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
+HEADLINE = ("Hopper-v5", 4)
+"""The (env, demonstrations) whose every final checkpoint is committed."""
+METHODS = ("bc", "gail", "airl", "bc_gail")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One sweep of the suite: every method of ``METHODS`` on ``env`` with ``demos``
+    trajectories, for each of ``seeds``; or, with ``transfer``, PPO on the AIRL rewards
+    of those seeds."""
+
+    env: str
+    demos: int
+    seeds: tuple[int, ...]
+    transfer: bool = False
+
+    @property
+    def name(self) -> str:
+        kind = "transfer" if self.transfer else "methods"
+        return f"{self.env}_{self.demos}_{kind}_s{self.seeds[0]}-{self.seeds[-1]}"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("Hopper-v5", 4, (1, 2, 3)),
+    Stage("Hopper-v5", 16, (1, 2, 3)),
+    Stage("Hopper-v5", 4, (1, 2, 3), transfer=True),
+    Stage("Hopper-v5", 4, (4, 5)),
+    Stage("Hopper-v5", 16, (4, 5)),
+    Stage("Hopper-v5", 4, (4, 5), transfer=True),
+    Stage("HalfCheetah-v5", 4, (1, 2, 3)),
+)
+"""In the order they run: the headline first, then more seeds, then HalfCheetah."""
+
+
+def expert_path(env: str, suite: Path = SUITE) -> Path:
+    return suite / "experts" / f"{env}.pt"
+
+
+def demos_path(env: str, count: int, suite: Path = SUITE) -> Path:
+    return suite / f"demos_{env}_{count}.npz"
+
+
+def evaluation_copy(checkpoint: Path, destination: Path) -> Path:
+    """A checkpoint without its optimiser, RNG and plug-in states: what ``evaluate.py`` and
+    ``record_demos.py`` need, at a third of the size."""
+    payload = load_checkpoint(checkpoint)
+    payload["agent"] = {k: v for k, v in payload["agent"].items() if k != "optimizer"}
+    for key in ("rng", "plugins"):
+        payload.pop(key, None)
+    payload.pop("format_version", None)
+    return save_checkpoint(destination, payload)
+
+
+def random_return(env: str, episodes: int = 10, seed: int = EVAL_SEED) -> float:
+    """Mean return of uniformly random actions."""
+    environment = make_env(resolve_env(env), training=False)
+    environment.action_space.seed(seed)
+    returns = []
+    try:
+        for episode in range(episodes):
+            environment.reset(seed=seed if episode == 0 else None)
+            total, done = 0.0, False
+            while not done:
+                _, reward, terminated, truncated, _ = environment.step(
+                    environment.action_space.sample()
+                )
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+    finally:
+        environment.close()
+    return float(np.mean(returns))
+
+
+def prepare(env: str, suite: Path = SUITE, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The expert's and random policy's returns, and the demonstration files (kept if they
+    exist, so a resumed suite trains on the same ones)."""
+    info_path = suite / f"expert_{env}.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+    else:
+        agent, factory, _ = load_agent(expert_path(env, suite), "cpu")
+        expert = evaluate(agent, factory, 10, seed=EVAL_SEED)
+        info = {
+            "expert_return": float(expert.mean()),
+            "expert_return_std": float(expert.std()),
+            "random_return": random_return(env),
+        }
+        write_json_atomic(info_path, info)
+    for count in DEMOS[env]:
+        path = demos_path(env, count, suite)
+        if path.exists():
+            continue
+        agent, factory, _ = load_agent(expert_path(env, suite), "cpu")
+        pool = record_demos(agent, factory, POOL_EPISODES, seed=0)
+        save_demos(path, subsample_demos(pool, count, seed=0, every=EVERY))
+        log(f"{env}: {count} demonstrations, every {EVERY}th step -> {path}")
+    return info
+
+
+def stage_variants(
+    stage: Stage, suite: Path, sweeps: Path, total_steps: int
+) -> dict[str, dict[str, Any]]:
+    """The sweep variants of a stage: its methods, or one transfer run per AIRL seed."""
+    demos = str(demos_path(stage.env, stage.demos, suite))
+    if not stage.transfer:
+        return {
+            "bc": {"pretrain": "bc", "demos": demos, "total_steps": 0},
+            "gail": {"reward": "gail", "demos": demos},
+            "airl": {"reward": "airl", "demos": demos},
+            "bc_gail": {"pretrain": "bc", "reward": "gail", "demos": demos},
+        }
+    variants = {}
+    for run in collect_runs(sweeps, stage.env, stage.demos):
+        if run["method"] == "airl" and run["seed"] in stage.seeds:
+            model = Path(run["run_dir"]) / "reward_model.pt"
+            variants[f"airl_transfer_s{run['seed']}"] = {
+                "reward": f"model:{model}",
+                "seed": run["seed"],
+                "total_steps": int(total_steps * TRANSFER_FRACTION),
+            }
+    return variants
+
+
+def run_stage(
+    stage: Stage, suite: Path = SUITE, sweeps: Path = SWEEPS, total_steps: int = STEPS
+) -> dict[str, Any] | None:
+    """Run (or resume, or skip if finished) one stage's sweep; its results.json."""
+    out = sweeps / stage.name
+    if (out / "results.json").exists():
+        return json.loads((out / "results.json").read_text())
+    if (out / "sweep.json").exists():
+        return run_sweep(load_settings(out), resume=True)
+    variants = stage_variants(stage, suite, sweeps, total_steps)
+    if not variants:
+        return None  # a transfer stage before its AIRL runs
+    settings = SweepSettings(
+        env=stage.env,
+        algo="ppo",
+        out=str(out),
+        total_steps=total_steps,
+        eval_episodes=10,
+        seeds=1 if stage.transfer else len(stage.seeds),
+        seed=stage.seeds[0],
+        cpus_per_trial=1.0,
+        max_concurrent=2,
+        variants=variants,
+    )
+    return run_sweep(settings)
+
+
+def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
+    """Every finished run of ``env`` with ``demos`` trajectories in the stages' sweeps."""
+    runs = []
+    for path in sorted(sweeps.glob(f"{env}_{demos}_*/results.json")):
+        for trial in json.loads(path.read_text())["trials"]:
+            if trial["status"] != "finished":
+                continue
+            summary = json.loads((Path(trial["run_dir"]) / "summary.json").read_text())
+            variant = trial["variant"]
+            method = "airl_transfer" if variant.startswith("airl_transfer") else variant
+            runs.append(
+                {
+                    "method": method,
+                    "demos": demos,
+                    "seed": summary["seed"],
+                    "return": summary["eval_return_mean"],
+                    "env_steps": summary["total_steps"],
+                    "wall_s": summary["wall_time_s"],
+                    "checkpoint": summary["checkpoint"],
+                    "run_dir": trial["run_dir"],
+                    "curve": trial["curve"],
+                }
+            )
+    return runs
+
+
+def normalised(value: float, info: dict[str, Any]) -> float:
+    """0 for the random policy, 1 for the expert."""
+    return (value - info["random_return"]) / (info["expert_return"] - info["random_return"])
+
+
+def write_results(
+    suite: Path = SUITE, sweeps: Path = SWEEPS, total_steps: int = STEPS
+) -> dict[str, Any]:
+    """Collate every finished run into results.json, copy the headline's checkpoints, and
+    draw the figures."""
+    envs: dict[str, Any] = {}
+    for env, counts in DEMOS.items():
+        info_path = suite / f"expert_{env}.json"
+        if not info_path.exists():
+            continue
+        info = json.loads(info_path.read_text())
+        runs = [run for count in counts for run in collect_runs(sweeps, env, count)]
+        for run in runs:
+            run["normalised"] = normalised(run["return"], info)
+            if (env, run["demos"]) == HEADLINE:
+                copy = suite / "checkpoints" / f"{run['method']}_s{run['seed']}.pt"
+                if not copy.exists():
+                    evaluation_copy(Path(run["checkpoint"]), copy)
+                run["checkpoint"] = str(copy.relative_to(suite))
+            else:
+                run["checkpoint"] = None  # in the run folders, not committed
+        groups: dict[str, list[float]] = {}
+        for run in runs:
+            groups.setdefault(f"{run['method']} {run['demos']}", []).append(run["normalised"])
+        aggregates = {k: a.as_dict() for k, a in aggregate_scores(groups, seed=0).items()}
+        envs[env] = {
+            **info,
+            "runs": [{k: v for k, v in r.items() if k not in ("curve", "run_dir")} for r in runs],
+            "aggregates": aggregates,
+        }
+        curves = {
+            f"{run['method']} {run['demos']} seed {run['seed']}": run["curve"] for run in runs
+        }
+        write_json_atomic(suite / f"curves_{env}.json", curves)
+    results = {
+        "protocol": {
+            "steps": total_steps,
+            "transfer_steps": int(total_steps * TRANSFER_FRACTION),
+            "demo_pool_episodes": POOL_EPISODES,
+            "every": EVERY,
+            "eval_episodes": 10,
+            "eval_seed": f"seed + {EVAL_SEED}",
+        },
+        "envs": envs,
+    }
+    write_json_atomic(suite / "results.json", results)
+    plot_results(results, suite)
+    return results
+
+
+def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
+    """normalised_return.png: IQM and 95% interval against demonstrations, one line per
+    method; curves.png: the true training return of each (method, demonstrations)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = results["envs"]
+    if not envs:
+        return
+    figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    for axis, (env, data) in zip(axes[0], envs.items(), strict=True):
+        methods = sorted({run["method"] for run in data["runs"]})
+        for index, method in enumerate(methods):
+            points = [
+                (int(key.split()[1]), agg)
+                for key, agg in data["aggregates"].items()
+                if key.split()[0] == method
+            ]
+            points.sort(key=lambda point: point[0])
+            xs = [x for x, _ in points]
+            iqm = [agg["iqm"] for _, agg in points]
+            low = [agg["iqm_ci95"][0] for _, agg in points]
+            high = [agg["iqm_ci95"][1] for _, agg in points]
+            axis.plot(xs, iqm, "o-", color=f"C{index}", label=method)
+            axis.fill_between(xs, low, high, color=f"C{index}", alpha=0.2)
+        axis.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        axis.set(title=env, xlabel="expert trajectories", ylabel="normalised return (IQM)")
+        axis.set_xscale("log", base=2)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(suite / "normalised_return.png", dpi=120)
+    plt.close(figure)
+    _plot_curves(suite, envs)
+
+
+def _plot_curves(suite: Path, envs: dict[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    for axis, env in zip(axes[0], envs, strict=True):
+        curves = json.loads((suite / f"curves_{env}.json").read_text())
+        groups: dict[str, list[np.ndarray]] = {}
+        for name, curve in curves.items():
+            if len(curve) > 1:
+                groups.setdefault(name.rsplit(" seed ", 1)[0], []).append(np.asarray(curve))
+        for index, (group, runs) in enumerate(sorted(groups.items())):
+            grid = np.linspace(0, min(run[-1, 0] for run in runs), 50)
+            values = np.stack([np.interp(grid, run[:, 0], run[:, 1]) for run in runs])
+            centre, low, high = iqm_band(values)
+            axis.plot(grid, centre, color=f"C{index}", label=group)
+            axis.fill_between(grid, low, high, color=f"C{index}", alpha=0.2)
+        info = envs[env]
+        axis.axhline(info["expert_return"], color="grey", linestyle="--", linewidth=1)
+        axis.set(title=env, xlabel="env steps", ylabel="true episodic return (training)")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(suite / "curves.png", dpi=120)
+    plt.close(figure)
+
+
+def run_suite(
+    stages: tuple[Stage, ...] = STAGES,
+    suite: Path = SUITE,
+    sweeps: Path = SWEEPS,
+    total_steps: int = STEPS,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Prepare every env, then run the stages in order, collating results after each."""
+    start = time.perf_counter()
+    for env in DEMOS:
+        if expert_path(env, suite).exists():
+            info = prepare(env, suite, log)
+            log(f"{env}: expert {info['expert_return']:.1f}, random {info['random_return']:.1f}")
+    results: dict[str, Any] = {}
+    for stage in stages:
+        if not expert_path(stage.env, suite).exists():
+            log(f"{stage.name}: skipped, no expert at {expert_path(stage.env, suite)}")
+            continue
+        log(f"{stage.name}: running ({time.perf_counter() - start:.0f} s in)")
+        run_stage(stage, suite, sweeps, total_steps)
+        results = write_results(suite, sweeps, total_steps)
+    return results
+
+
+def copy_expert(run_checkpoint: Path, env: str, suite: Path = SUITE) -> Path:
+    """Commit a trained PPO run's checkpoint as the expert of ``env`` (evaluation copy)."""
+    return evaluation_copy(run_checkpoint, expert_path(env, suite))
+
+
+if __name__ == "__main__":
+    # python -m advrl.benchmarks.imitation_mujoco ENV CHECKPOINT: install an expert.
+    import sys
+
+    print(copy_expert(Path(sys.argv[2]), sys.argv[1]))

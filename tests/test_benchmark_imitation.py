@@ -1,0 +1,59 @@
+"""The imitation-mujoco suite at toy size: an expert installed, demonstrations drawn, every
+method run through a Ray Tune sweep, AIRL's reward transferred, and results.json in the shape
+the issue gives, with the headline's checkpoints re-evaluable."""
+
+import json
+
+import numpy as np
+import pytest
+
+from advrl.benchmarks import imitation_mujoco as suite
+from advrl.core.demos import load_demos
+from advrl.evaluation import evaluate, load_agent
+from advrl.train import TrainSettings, train
+
+pytest.importorskip("ray.tune")
+
+
+@pytest.mark.xdist_group("ray")
+@pytest.mark.slow
+def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_path):
+    expert = train(
+        TrainSettings(env="Hopper-v5", algo="ppo", seed=1, total_steps=1024, eval_episodes=0,
+                      run_dir=tmp_path / "expert")
+    )  # fmt: skip
+    out, sweeps = tmp_path / "suite", tmp_path / "suite" / "sweeps"
+    suite.copy_expert(expert["checkpoint"], "Hopper-v5", out)
+    stages = (
+        suite.Stage("Hopper-v5", 4, (1,)),
+        suite.Stage("Hopper-v5", 4, (1,), transfer=True),
+    )
+    results = suite.run_suite(stages, out, sweeps, total_steps=512)
+
+    demos = load_demos(suite.demos_path("Hopper-v5", 4, out))
+    assert len(demos["episode_returns"]) == 4
+    assert len(demos["obs"]) < demos["episode_returns"].size * 1000 // suite.EVERY + 4
+    hopper = results["envs"]["Hopper-v5"]
+    runs = hopper["runs"]
+    assert sorted(run["method"] for run in runs) == [
+        "airl", "airl_transfer", "bc", "bc_gail", "gail"
+    ]  # fmt: skip
+    keys = {"method", "demos", "seed", "return", "env_steps", "wall_s", "checkpoint"}
+    steps = {"bc": 0, "airl_transfer": 256}
+    for run in runs:
+        assert keys <= set(run) and run["seed"] == 1 and run["demos"] == 4
+        assert run["env_steps"] >= steps.get(run["method"], 512)
+        expected = (run["return"] - hopper["random_return"]) / (
+            hopper["expert_return"] - hopper["random_return"]
+        )
+        assert run["normalised"] == pytest.approx(expected)
+    assert set(hopper["aggregates"]) == {f"{m} 4" for m in (*suite.METHODS, "airl_transfer")}
+    # The headline's checkpoints are committed beside results.json and replay its returns.
+    gail = next(run for run in runs if run["method"] == "gail")
+    agent, factory, _ = load_agent(out / gail["checkpoint"])
+    replayed = evaluate(agent, factory, 10, seed=1 + suite.EVAL_SEED)
+    assert float(np.mean(replayed)) == pytest.approx(gail["return"])
+    assert (out / "normalised_return.png").exists() and (out / "curves.png").exists()
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["envs"]["Hopper-v5"]["runs"] == json.loads(json.dumps(runs))
+    assert saved["protocol"]["steps"] == 512
