@@ -9,7 +9,11 @@ The protocol, fixed before any result was seen:
 - **Demonstrations**: 50 greedy expert episodes (seed 0); for N in ``DEMOS[env]``, N of them
   drawn without replacement and every 20th step kept from a random offset (both seeded 0),
   as Ho & Ermon (2016) subsampled: ``demos_ENV_N.npz``.
-- **Methods**, each with the env's PPO preset (rl-baselines3-zoo's) and ``STEPS`` env steps:
+- **The learner** is PPO with CleanRL's ``ppo_continuous_action`` settings (``LEARNER_HP``),
+  chosen on the RL task alone: on Hopper-v5's own reward they trained the Hopper expert
+  (3,000+ by 1.5M steps) where rl-baselines3-zoo's tuned preset reached 711 at 1M on the
+  same seed. The experts are PPO runs with the same settings.
+- **Methods**, each with that learner and ``STEPS`` env steps:
   ``bc`` (``--pretrain bc --total-steps 0``), ``gail``, ``airl``, ``bc_gail`` (BC, then
   GAIL), with the reward's default options; ``airl_transfer`` trains a fresh PPO for half
   as many steps on the frozen reward g of each AIRL run (``--reward model:PATH``).
@@ -61,6 +65,26 @@ DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
 HEADLINE = ("Hopper-v5", 4)
 """The (env, demonstrations) whose every final checkpoint is committed."""
 METHODS = ("bc", "gail", "airl", "bc_gail")
+LEARNER_HP = {
+    "lr": "3e-4",
+    "anneal_lr": "true",
+    "n_steps": "2048",
+    "batch_size": "64",
+    "n_epochs": "10",
+    "gamma": "0.99",
+    "gae_lambda": "0.95",
+    "clip_coef": "0.2",
+    "entropy_coef": "0",
+    "value_coef": "0.5",
+    "max_grad_norm": "0.5",
+    "hidden_sizes": "[64,64]",
+    "activation": "tanh",
+    "ortho_init": "true",
+    "log_std_init": "0",
+    "normalize_obs": "true",
+    "normalize_reward": "true",
+}
+"""CleanRL's ppo_continuous_action.py (Huang et al. 2022) in advrl's names."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +207,11 @@ def stage_variants(
 
 
 def run_stage(
-    stage: Stage, suite: Path = SUITE, sweeps: Path = SWEEPS, total_steps: int = STEPS
+    stage: Stage,
+    suite: Path = SUITE,
+    sweeps: Path = SWEEPS,
+    total_steps: int = STEPS,
+    learner_hp: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Run (or resume, or skip if finished) one stage's sweep; its results.json."""
     out = sweeps / stage.name
@@ -199,6 +227,7 @@ def run_stage(
         algo="ppo",
         out=str(out),
         total_steps=total_steps,
+        hp=dict(LEARNER_HP if learner_hp is None else learner_hp),
         eval_episodes=10,
         seeds=1 if stage.transfer else len(stage.seeds),
         seed=stage.seeds[0],
@@ -358,20 +387,23 @@ def run_suite(
     sweeps: Path = SWEEPS,
     total_steps: int = STEPS,
     log: Callable[[str], None] = print,
+    learner_hp: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Prepare every env, then run the stages in order, collating results after each."""
+    """Run the stages in order (each env prepared before its first), collating results
+    after each;
+    ``learner_hp`` replaces ``LEARNER_HP`` (tests shrink the rollouts)."""
     start = time.perf_counter()
-    for env in DEMOS:
-        if expert_path(env, suite).exists():
-            info = prepare(env, suite, log)
-            log(f"{env}: expert {info['expert_return']:.1f}, random {info['random_return']:.1f}")
     results: dict[str, Any] = {}
     for stage in stages:
         if not expert_path(stage.env, suite).exists():
             log(f"{stage.name}: skipped, no expert at {expert_path(stage.env, suite)}")
             continue
-        log(f"{stage.name}: running ({time.perf_counter() - start:.0f} s in)")
-        run_stage(stage, suite, sweeps, total_steps)
+        info = prepare(stage.env, suite, log)  # once per env; kept from then on
+        log(
+            f"{stage.name}: running ({time.perf_counter() - start:.0f} s in; expert "
+            f"{info['expert_return']:.1f}, random {info['random_return']:.1f})"
+        )
+        run_stage(stage, suite, sweeps, total_steps, learner_hp)
         results = write_results(suite, sweeps, total_steps)
     return results
 

@@ -1,0 +1,113 @@
+"""The imitation library's GAIL and AIRL on the imitation-mujoco suite's demonstrations: the
+reference beside advrl's (``advrl/benchmarks/imitation_mujoco.py``).
+
+imitation 1.0.1 pins gymnasium~=0.29 and stable-baselines3~=2.2, which cannot share an
+environment with advrl (gymnasium 1.x), so this runs in its own venv and imports nothing
+from advrl:
+
+    python -m venv /tmp/imitvenv
+    /tmp/imitvenv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    /tmp/imitvenv/bin/pip install imitation "gymnasium[mujoco]"
+    /tmp/imitvenv/bin/python advrl/benchmarks/imitation_library_mujoco.py \\
+        benchmarks/imitation_mujoco/demos_Hopper-v5_4.npz Hopper gail 2000000 1
+
+gymnasium 0.29 has the ``-v4`` MuJoCo envs, not ``-v5``: the same observations, actions,
+rewards and health checks (v5 fixed details of contact forces and info, none of which
+Hopper's or HalfCheetah's observation uses), so the ``-v5`` demonstrations are used as they
+are. The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64
+tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), observations normalised by
+``VecNormalize`` and the learned reward by the library's ``NormalizedRewardNet``, as its
+MuJoCo examples do; the discriminator trains after every rollout on 2048 expert and 2048
+agent transitions in 16 minibatches (its defaults for these sizes). Prints one JSON line:
+the greedy true return over 10 episodes (from seed + 10,000), env steps and wall time.
+"""
+
+import json
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+from imitation.algorithms.adversarial.airl import AIRL
+from imitation.algorithms.adversarial.gail import GAIL
+from imitation.data.types import Transitions
+from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+from imitation.util.networks import RunningNorm
+from stable_baselines3 import PPO
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+
+def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> None:
+    env_id = f"{env_name}-v4"
+    demos = np.load(demos_path)
+    transitions = Transitions(
+        obs=demos["obs"].astype(np.float32),
+        acts=demos["actions"].astype(np.float32),
+        infos=np.array([{}] * len(demos["obs"])),
+        next_obs=demos["next_obs"].astype(np.float32),
+        dones=demos["terminals"].astype(bool),
+    )
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make(env_id)]), norm_reward=False)
+    venv.seed(seed)
+    learner = PPO(
+        "MlpPolicy",
+        venv,
+        learning_rate=lambda progress: 3e-4 * progress,
+        n_steps=2048,
+        batch_size=64,
+        n_epochs=10,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_range=0.2,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+        seed=seed,
+        device="cpu",
+    )
+    net_cls = BasicShapedRewardNet if method == "airl" else BasicRewardNet
+    reward_net = net_cls(
+        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
+    )
+    trainer_cls = AIRL if method == "airl" else GAIL
+    trainer = trainer_cls(
+        demonstrations=transitions,
+        demo_batch_size=2048,
+        gen_replay_buffer_capacity=2048 * 4,
+        n_disc_updates_per_round=16,
+        venv=venv,
+        gen_algo=learner,
+        reward_net=reward_net,
+        allow_variable_horizon=True,
+    )
+    start = time.perf_counter()
+    trainer.train(steps)
+    wall = time.perf_counter() - start
+    venv.training = False
+    eval_env = VecNormalize(
+        DummyVecEnv([lambda: gym.make(env_id)]), training=False, norm_reward=False
+    )
+    eval_env.obs_rms = venv.obs_rms
+    eval_env.seed(seed + 10_000)
+    returns, _ = evaluate_policy(
+        learner, eval_env, n_eval_episodes=10, deterministic=True, return_episode_rewards=True
+    )
+    print(
+        json.dumps(
+            {
+                "method": f"imitation_{method}",
+                "env": f"{env_name}-v5",
+                "env_id_run": env_id,
+                "demos": len(demos["episode_returns"]),
+                "seed": seed,
+                "return": float(np.mean(returns)),
+                "env_steps": int(learner.num_timesteps),
+                "wall_s": wall,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
