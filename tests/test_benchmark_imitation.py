@@ -58,3 +58,32 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     saved = json.loads((out / "results.json").read_text())
     assert saved["envs"]["Hopper-v5"]["runs"] == json.loads(json.dumps(runs))
     assert saved["protocol"]["steps"] == 512
+
+
+def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):
+    """The imitation library's runs go through its own interpreter (here a stand-in that
+    prints what the real script prints), are journaled, and are not run twice."""
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$3 $5" >> {calls}\n'
+        'echo \'{"method": "imitation_\'$4\'", "env": "Hopper-v5", "env_id_run": "Hopper-v4", '
+        '"demos": 4, "seed": \'$6\', "return": 100.0, "env_steps": \'$5\', "wall_s": 1.0}\'\n'
+    )
+    fake.chmod(0o755)
+    out = tmp_path / "suite"
+    out.mkdir()
+    (out / "expert_Hopper-v5.json").write_text(
+        json.dumps({"expert_return": 1000.0, "expert_return_std": 0.0, "random_return": 0.0})
+    )
+    first = suite.run_reference(str(fake), out, total_steps=64)
+    assert sorted((r["method"], r["seed"]) for r in first) == [
+        (f"imitation_{m}", s) for m in ("airl", "gail") for s in (1, 2, 3)
+    ]
+    assert suite.run_reference(str(fake), out, total_steps=64) == []  # all journaled
+    assert len(calls.read_text().splitlines()) == 6
+    results = suite.write_results(out, out / "sweeps", total_steps=64)
+    runs = results["envs"]["Hopper-v5"]["runs"]
+    assert {r["method"] for r in runs} == {"imitation_gail", "imitation_airl"}
+    assert all(r["normalised"] == pytest.approx(0.1) and r["checkpoint"] is None for r in runs)

@@ -17,8 +17,8 @@ Hopper's or HalfCheetah's observation uses), so the ``-v5`` demonstrations are u
 are. The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64
 tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), observations normalised by
 ``VecNormalize`` and the learned reward by the library's ``NormalizedRewardNet``, as its
-MuJoCo examples do; the discriminator trains after every rollout on 2048 expert and 2048
-agent transitions in 16 minibatches (its defaults for these sizes). Prints one JSON line:
+MuJoCo examples do; the discriminator trains after every 2048-step rollout on expert and
+agent transitions in 16 steps of min(256, the demonstrations' size) each. Prints one JSON line:
 the greedy true return over 10 episodes (from seed + 10,000), env steps and wall time.
 """
 
@@ -35,6 +35,7 @@ from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
 from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 
@@ -73,7 +74,9 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     trainer_cls = AIRL if method == "airl" else GAIL
     trainer = trainer_cls(
         demonstrations=transitions,
-        demo_batch_size=2048,
+        # The library draws its batches without replacement: at most the demonstrations'
+        # size (4 subsampled trajectories are ~190 steps), else advrl's GAIL batch of 256.
+        demo_batch_size=min(256, 2 ** int(np.log2(len(transitions)))),
         gen_replay_buffer_capacity=2048 * 4,
         n_disc_updates_per_round=16,
         venv=venv,
@@ -86,7 +89,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     wall = time.perf_counter() - start
     venv.training = False
     eval_env = VecNormalize(
-        DummyVecEnv([lambda: gym.make(env_id)]), training=False, norm_reward=False
+        DummyVecEnv([lambda: Monitor(gym.make(env_id))]), training=False, norm_reward=False
     )
     eval_env.obs_rms = venv.obs_rms
     eval_env.seed(seed + 10_000)

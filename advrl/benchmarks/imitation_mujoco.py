@@ -23,6 +23,10 @@ The protocol, fixed before any result was seen:
 - **Runs** go through the sweep machinery (``advrl.sweeps``) on Ray Tune, one sweep per
   stage (``STAGES``: env, demonstrations, seeds), 1 CPU a trial, two at a time, each
   resumable; a stage's results join ``results.json`` as soon as it ends.
+- **The reference**: the imitation library's GAIL and AIRL on the same demonstrations, steps
+  and seeds (``REFERENCE``), by ``imitation_library_mujoco.py`` in the library's own venv
+  (``--reference-python``), two at a time, each finished run kept in
+  ``imitation_library.jsonl`` so that a stopped reference resumes.
 
 Files in ``benchmarks/imitation_mujoco/``: ``results.json`` (shaped ``{"envs": {ENV:
 {"expert_return", "random_return", "runs": [{"method", "demos", "seed", "return",
@@ -65,6 +69,9 @@ DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
 HEADLINE = ("Hopper-v5", 4)
 """The (env, demonstrations) whose every final checkpoint is committed."""
 METHODS = ("bc", "gail", "airl", "bc_gail")
+REFERENCE = (("Hopper-v5", 4, (1, 2, 3)),)
+"""(env, demonstrations, seeds) the imitation library's GAIL and AIRL run on."""
+REFERENCE_SCRIPT = Path(__file__).with_name("imitation_library_mujoco.py")
 LEARNER_HP = {
     "lr": "3e-4",
     "anneal_lr": "true",
@@ -264,6 +271,59 @@ def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
     return runs
 
 
+def run_reference(
+    python: str,
+    suite: Path = SUITE,
+    total_steps: int = STEPS,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """The imitation library's GAIL and AIRL (``REFERENCE``) through ``python`` (its venv's
+    interpreter), two at a time; runs already in ``imitation_library.jsonl`` are kept."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    journal = suite / "imitation_library.jsonl"
+    done = read_reference(suite)
+    jobs = [
+        (env, count, method, seed)
+        for env, count, seeds in REFERENCE
+        for seed in seeds
+        for method in ("gail", "airl")
+        if not any(
+            (r["env"], r["demos"], r["method"], r["seed"])
+            == (env, count, f"imitation_{method}", seed)
+            and r["env_steps"] >= total_steps
+            for r in done
+        )
+    ]
+
+    def run(job: tuple[str, int, str, int]) -> dict[str, Any]:
+        env, count, method, seed = job
+        demos = demos_path(env, count, suite)
+        argv = [python, str(REFERENCE_SCRIPT), str(demos), env.removesuffix("-v5"), method]
+        result = subprocess.run(
+            [*argv, str(total_steps), str(seed)], capture_output=True, text=True, check=True
+        )
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    finished = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for entry in pool.map(run, jobs):
+            with journal.open("a") as file:
+                file.write(json.dumps(entry) + "\n")
+            log(f"reference {entry['method']} seed {entry['seed']}: {entry['return']:.1f}")
+            finished.append(entry)
+    return finished
+
+
+def read_reference(suite: Path = SUITE) -> list[dict[str, Any]]:
+    """The imitation library's finished runs (``imitation_library.jsonl``)."""
+    journal = suite / "imitation_library.jsonl"
+    if not journal.exists():
+        return []
+    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+
 def normalised(value: float, info: dict[str, Any]) -> float:
     """0 for the random policy, 1 for the expert."""
     return (value - info["random_return"]) / (info["expert_return"] - info["random_return"])
@@ -281,15 +341,22 @@ def write_results(
             continue
         info = json.loads(info_path.read_text())
         runs = [run for count in counts for run in collect_runs(sweeps, env, count)]
+        for entry in read_reference(suite):
+            if entry["env"] == env and entry["env_steps"] >= total_steps:
+                runs.append(
+                    {key: entry[key] for key in ("method", "demos", "seed", "return")}
+                    | {"env_steps": entry["env_steps"], "wall_s": entry["wall_s"], "curve": []}
+                    | {"checkpoint": None, "run_dir": None, "reference": entry["env_id_run"]}
+                )
         for run in runs:
             run["normalised"] = normalised(run["return"], info)
-            if (env, run["demos"]) == HEADLINE:
+            if (env, run["demos"]) == HEADLINE and run["run_dir"] is not None:
                 copy = suite / "checkpoints" / f"{run['method']}_s{run['seed']}.pt"
                 if not copy.exists():
                     evaluation_copy(Path(run["checkpoint"]), copy)
                 run["checkpoint"] = str(copy.relative_to(suite))
             else:
-                run["checkpoint"] = None  # in the run folders, not committed
+                run["checkpoint"] = None  # in the run folders (or the library's), not committed
         groups: dict[str, list[float]] = {}
         for run in runs:
             groups.setdefault(f"{run['method']} {run['demos']}", []).append(run["normalised"])
@@ -349,7 +416,8 @@ def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
         axis.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         axis.set(title=env, xlabel="expert trajectories", ylabel="normalised return (IQM)")
         axis.set_xscale("log", base=2)
-        axis.legend(fontsize=8)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(suite / "normalised_return.png", dpi=120)
     plt.close(figure)
@@ -375,7 +443,8 @@ def _plot_curves(suite: Path, envs: dict[str, Any]) -> None:
         info = envs[env]
         axis.axhline(info["expert_return"], color="grey", linestyle="--", linewidth=1)
         axis.set(title=env, xlabel="env steps", ylabel="true episodic return (training)")
-        axis.legend(fontsize=7)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(suite / "curves.png", dpi=120)
     plt.close(figure)

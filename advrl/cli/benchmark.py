@@ -77,6 +77,12 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--device", default="auto", help="seqgan suite: auto, cpu or cuda")
     parser.add_argument(
+        "--reference-python",
+        default=None,
+        help="imitation-mujoco: the imitation library's venv interpreter; runs its GAIL and "
+        "AIRL on the same demonstrations after the stages",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="SB3 side-by-side suites: keep the runs already finished (OUT.runs.jsonl, written "
@@ -166,7 +172,11 @@ def imitation_mujoco(args: argparse.Namespace) -> int:
         stages = tuple(stage for stage in suite.STAGES if stage.name in args.cases)
     out = args.out or suite.SUITE
     sweeps = suite.SWEEPS if args.out is None else args.out / "sweeps"
-    suite.run_suite(stages, out, sweeps, args.steps or suite.STEPS)
+    steps = args.steps or suite.STEPS
+    suite.run_suite(stages, out, sweeps, steps)
+    if args.reference_python:
+        suite.run_reference(args.reference_python, out, steps)
+        suite.write_results(out, sweeps, steps)
     print(f"results: {out / 'results.json'}")
     return 0
 
