@@ -257,6 +257,9 @@ class RewardModel:
     @contextmanager
     def _eval_mode(self):
         was_training = self.discriminator.training
+        if not was_training:  # already there: no walk over the modules (per-step rewards)
+            yield
+            return
         self.discriminator.eval()
         try:
             yield

@@ -134,6 +134,7 @@ class LearnedReward(gym.vector.VectorWrapper):
     ) -> None:
         super().__init__(env)
         self.reward_model = reward_model
+        reward_model.discriminator.eval()  # it scores every step; update() trains it
         self.config = config or GAILConfig()
         self.transitions = transitions
         self.policy_log_prob: PolicyLogProb | None = None
@@ -220,6 +221,8 @@ class LearnedReward(gym.vector.VectorWrapper):
             real = tuple(part[e] for part in self.expert)
             steps.append(self.reward_model.update(self.features(real), self.features(fake)))
         self._remember(agent)
+        # Until the next phase D only scores, every step: leave it in eval mode for that.
+        self.reward_model.discriminator.eval()
         self.history.append(mean_metrics(steps))
         return self.history[-1]
 
