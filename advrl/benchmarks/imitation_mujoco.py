@@ -12,7 +12,9 @@ The protocol, fixed before any result was seen:
 - **The learner** is PPO with CleanRL's ``ppo_continuous_action`` settings (``LEARNER_HP``),
   chosen on the RL task alone: on Hopper-v5's own reward they trained the Hopper expert
   (3,000+ by 1.5M steps) where rl-baselines3-zoo's tuned preset reached 711 at 1M on the
-  same seed. The experts are PPO runs with the same settings.
+  same seed. The Hopper expert is that PPO (seed 1, the best of its evaluations every 100k
+  of 2M steps); the HalfCheetah expert is the zoo preset's PPO (seed 1, 1M steps, whose
+  final evaluation was its best: 5,842 ± 41).
 - **Methods**, each with that learner and ``STEPS`` env steps:
   ``bc`` (``--pretrain bc --total-steps 0``), ``gail``, ``airl``, ``bc_gail`` (BC, then
   GAIL), with the reward's default options; ``airl_transfer`` trains a fresh PPO for half
