@@ -137,3 +137,16 @@ def test_a_hopper_checkpoint_evaluates_with_the_statistics_it_was_trained_with(t
     # Without its statistics the same weights act differently: they matter.
     agent.policy.obs_norm.load_state_dict(type(agent.policy.obs_norm)((11,)).state_dict())
     assert evaluate(agent, factory, 2, seed=5 + 10_000).tolist() != pytest.approx(returns)
+
+
+def test_a_resumed_run_continues_both_statistics(tmp_path):
+    first = train(
+        TrainSettings(env="Hopper-v5", algo="ppo", seed=6, total_steps=1024, eval_episodes=0,
+                      run_dir=tmp_path / "run")
+    )  # fmt: skip
+    train(TrainSettings(resume=first["checkpoint"], total_steps=2048, eval_episodes=0))
+    payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "final.pt")
+    assert payload["agent"]["global_step"] == 2048
+    # Counted from the checkpoint's 1,024 on, not from zero again.
+    assert float(payload["agent"]["policy"]["obs_norm.count"]) == pytest.approx(2048, abs=1)
+    assert payload["agent"]["reward_scaler"]["count"] == pytest.approx(2048, abs=1)
