@@ -59,6 +59,7 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
                 "sweep-throughput",
                 "concurrency",
                 "imitation-mujoco",
+                "estimators",
             ]
         ),
         required=True,
@@ -107,6 +108,8 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         return concurrency(args)
     if args.suite == "imitation-mujoco":
         return imitation_mujoco(args)
+    if args.suite == "estimators":
+        return estimators(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -150,6 +153,23 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         merge=args.cases is not None,
     )
     print(f"results: {out}")
+    return 0
+
+
+def estimators(args: argparse.Namespace) -> int:
+    """Gradient estimators against closed forms and exact gradients (seconds)."""
+    from advrl.benchmarks.estimators import OUT, toy_study
+
+    out = args.out or OUT
+    result = toy_study(out, seed=args.seeds[0])
+    for row in result["rows"]:
+        if row["samples"] == 1 and row["theta"] in (0.0, 1.0, 3.0):
+            print(
+                f"{row['estimator']:24s} theta {row['theta']:4.1f}  mean {row['mean']:7.3f} "
+                f"(true {row['true_gradient']:5.2f})  variance {row['variance']:8.2f} "
+                f"(closed form {row['variance_closed_form']:8.2f})"
+            )
+    print(f"results: {out / 'toy.json'}, figure: {out / 'toy.png'}")
     return 0
 
 
