@@ -95,7 +95,12 @@ def test_observation_statistics_move_in_training_steps_only():
     assert float(model.discriminator.obs_norm.count) == pytest.approx(20, abs=1e-3)
 
 
-def test_a_saved_airl_reward_is_g_alone_over_pair_rows(tmp_path):
+@pytest.mark.parametrize(
+    ("reading", "transform"), [("logit", None), ("neg_log_one_minus_d", "softplus")]
+)
+def test_a_saved_airl_reward_is_g_alone_over_pair_rows_read_as_the_agent_read_it(
+    tmp_path, reading, transform
+):
     torch.manual_seed(3)
     model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
     for seed in range(3):  # train a little, so the statistics and weights are not initial
@@ -103,10 +108,11 @@ def test_a_saved_airl_reward_is_g_alone_over_pair_rows(tmp_path):
             transition_features(*batch(seed=seed), ACTIONS),
             transition_features(*batch(seed=seed + 10), ACTIONS),
         )
-    options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
+    options = {**AIRLConfig(hidden_sizes=(16,), reward=reading).__dict__}
     path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
     frozen = load_frozen_reward_model(path, OBS, ACTIONS)
     obs, actions, *_ = batch(seed=7)
-    expected = model.discriminator.eval().reward(torch.as_tensor(obs), torch.as_tensor(actions))
+    g = model.discriminator.eval().reward(torch.as_tensor(obs), torch.as_tensor(actions))
+    expected = torch.nn.functional.softplus(g) if transform == "softplus" else g
     got = frozen.reward(pair_features(obs, actions, ACTIONS))
     torch.testing.assert_close(got, expected.detach())

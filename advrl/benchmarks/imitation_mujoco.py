@@ -17,8 +17,10 @@ The protocol, fixed before any result was seen:
   final evaluation was its best: 5,842 ± 41).
 - **Methods**, each with that learner and ``STEPS`` env steps:
   ``bc`` (``--pretrain bc --total-steps 0``), ``gail``, ``airl``, ``bc_gail`` (BC, then
-  GAIL), with the reward's default options; ``airl_transfer`` trains a fresh PPO for half
-  as many steps on the frozen reward g of each AIRL run (``--reward model:PATH``).
+  GAIL), with the reward's default options (AIRL's agent reward -log(1 - D), chosen on a
+  development seed, 11, where the logit taught the agent to fall: ``AIRLConfig.reward``);
+  ``airl_transfer`` trains a fresh PPO for half as many steps on the frozen reward g of each
+  AIRL run (``--reward model:PATH``, read as softplus(g)).
 - **Score**: each run's greedy true return over 10 episodes (``advrl.train``'s evaluation,
   seed + 10,000), normalised so that the random policy is 0 and the expert 1; per (method,
   demonstrations) the IQM with rliable's 95% bootstrap interval over seeds.
@@ -71,6 +73,8 @@ DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
 HEADLINE = ("Hopper-v5", 4)
 """The (env, demonstrations) whose every final checkpoint is committed."""
 METHODS = ("bc", "gail", "airl", "bc_gail")
+AIRL_OPTIONS = {"reward": "neg_log_one_minus_d", "state_only": "true"}
+"""AIRL's options, written out so that the sweep records them (they are the defaults)."""
 REFERENCE = (("Hopper-v5", 4, (1, 2, 3)),)
 """(env, demonstrations, seeds) the imitation library's GAIL and AIRL run on."""
 REFERENCE_SCRIPT = Path(__file__).with_name("imitation_library_mujoco.py")
@@ -200,7 +204,7 @@ def stage_variants(
         return {
             "bc": {"pretrain": "bc", "demos": demos, "total_steps": 0},
             "gail": {"reward": "gail", "demos": demos},
-            "airl": {"reward": "airl", "demos": demos},
+            "airl": {"reward": "airl", "demos": demos, "reward_kwargs": AIRL_OPTIONS},
             "bc_gail": {"pretrain": "bc", "reward": "gail", "demos": demos},
         }
     variants = {}

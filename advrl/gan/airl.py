@@ -6,9 +6,10 @@ discriminator whose optimum recovers a reward that transfers.
 
 g is the reward (state-only by default: the paper's disentangled reward, which transfers to
 new dynamics), h a shaping potential. Trained with the usual binary cross-entropy (expert
-transitions real, the agent's fake), the logit is also the policy's reward,
-log D - log(1 - D) = f - log pi: the learned reward plus an entropy bonus. Frozen, g alone is
-the reward to train a fresh agent on (``AIRLReward``).
+transitions real, the agent's fake), the logit read as a reward is log D - log(1 - D) =
+f - log pi: the learned reward plus an entropy bonus (advrl's plug-in reads it as -log(1 - D)
+by default, see ``AIRLConfig.reward``). Frozen, g alone is the reward to train a fresh agent
+on (``AIRLReward``), read the same way.
 
 A row of input is ``transition_features``: the observation, the action, the next
 observation, the terminal flag and log pi(a | s) under the current policy. Observations are
@@ -138,7 +139,8 @@ def make_airl_reward_model(
     lr: float = 3e-4,
     reward: str = "logit",
 ) -> RewardModel:
-    """An AIRL discriminator in a RewardModel; its reward (``logit``) is f - log pi."""
+    """An AIRL discriminator in a RewardModel; its reward reads the logit f - log pi
+    (``logit``: as it is; ``neg_log_one_minus_d``: softplus of it, always positive)."""
     discriminator = AIRLDiscriminator(
         observation_space, action_space, gamma, hidden_sizes, state_only
     )
@@ -194,4 +196,6 @@ def airl_reward_from_state(
     discriminator = trained.discriminator
     if not isinstance(discriminator, AIRLDiscriminator):
         raise TypeError("make_airl_reward_model builds an AIRLDiscriminator")
-    return RewardModel(AIRLReward(discriminator), loss=config["loss"], reward="logit")
+    # g read as the agent read the logit while it learned: as it is, or e.g. softplus(g).
+    reading = config.get("reward", "logit")
+    return RewardModel(AIRLReward(discriminator), loss=config["loss"], reward=reading)

@@ -264,9 +264,13 @@ def demo_terminals(demos: dict[str, np.ndarray]) -> np.ndarray:
 class AIRLConfig(GAILConfig):
     """Options of the AIRL reward (``--reward airl --reward-kwargs``)."""
 
-    reward: str = "logit"
-    """How the agent's reward reads D: the logit, f - log pi (Fu et al.'s log D - log(1 - D));
-    other cross-entropy readings as for GAIL."""
+    reward: str = "neg_log_one_minus_d"
+    """How the agent's reward reads D = sigmoid(f - log pi): -log(1 - D), always positive, as
+    GAIL's. ``logit`` (f - log pi, Fu et al.'s log D - log(1 - D)) is negative wherever D
+    calls the agent fake, and on an env that ends episodes on failure that rewards failing
+    early: on Hopper-v5 (seed 11, 150k steps) the agent's episodes fell from 122 steps to 21
+    and its true return to 37, where -log(1 - D) reached 1,374. A frozen AIRL reward is read
+    the same way: g, or softplus(g) for this default."""
     state_only: bool = True
     """g reads the state alone (the disentangled reward that transfers) instead of (s, a)."""
     gamma: float | None = None
