@@ -252,29 +252,43 @@ def run_stage(
 
 
 def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
-    """Every finished run of ``env`` with ``demos`` trajectories in the stages' sweeps."""
+    """Every finished run of ``env`` with ``demos`` trajectories in the stages' sweeps, read
+    from the trials themselves (Tune's ``params.json`` and reports, and each run's
+    summary.json), so a stage still running contributes the runs it has finished."""
     runs = []
-    for path in sorted(sweeps.glob(f"{env}_{demos}_*/results.json")):
-        for trial in json.loads(path.read_text())["trials"]:
-            if trial["status"] != "finished":
-                continue
-            summary = json.loads((Path(trial["run_dir"]) / "summary.json").read_text())
-            variant = trial["variant"]
-            method = "airl_transfer" if variant.startswith("airl_transfer") else variant
-            runs.append(
-                {
-                    "method": method,
-                    "demos": demos,
-                    "seed": summary["seed"],
-                    "return": summary["eval_return_mean"],
-                    "env_steps": summary["total_steps"],
-                    "wall_s": summary["wall_time_s"],
-                    "checkpoint": summary["checkpoint"],
-                    "run_dir": trial["run_dir"],
-                    "curve": trial["curve"],
-                }
-            )
+    for params_path in sorted(sweeps.glob(f"{env}_{demos}_*/tune/*/params.json")):
+        trial_dir = params_path.parent
+        run_dir = trial_dir.parent.parent / "runs" / trial_dir.name
+        if not (run_dir / "summary.json").exists():
+            continue  # not finished (yet)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        variant = json.loads(params_path.read_text())["variant"]
+        method = "airl_transfer" if variant.startswith("airl_transfer") else variant
+        runs.append(
+            {
+                "method": method,
+                "demos": demos,
+                "seed": summary["seed"],
+                "return": summary["eval_return_mean"],
+                "env_steps": summary["total_steps"],
+                "wall_s": summary["wall_time_s"],
+                "checkpoint": summary["checkpoint"],
+                "run_dir": str(run_dir),
+                "curve": _reported_curve(trial_dir / "result.json"),
+            }
+        )
     return runs
+
+
+def _reported_curve(results: Path) -> list[list[float]]:
+    """(env step, mean recent true return) of a trial's progress reports to Ray Tune."""
+    curve = []
+    if results.exists():
+        for line in results.read_text().splitlines():
+            report = json.loads(line)
+            if "episodic_return" in report and "finished" not in report:
+                curve.append([float(report["env_steps"]), float(report["episodic_return"])])
+    return curve
 
 
 def run_reference(

@@ -78,6 +78,11 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--device", default="auto", help="seqgan suite: auto, cpu or cuda")
     parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="imitation-mujoco: only collate the runs finished so far into results.json",
+    )
+    parser.add_argument(
         "--reference-python",
         default=None,
         help="imitation-mujoco: the imitation library's venv interpreter; runs its GAIL and "
@@ -193,6 +198,10 @@ def imitation_mujoco(args: argparse.Namespace) -> int:
     out = args.out or suite.SUITE
     sweeps = suite.SWEEPS if args.out is None else args.out / "sweeps"
     steps = args.steps or suite.STEPS
+    if args.collect:
+        suite.write_results(out, sweeps, steps)
+        print(f"results: {out / 'results.json'}")
+        return 0
     suite.run_suite(stages, out, sweeps, steps)
     if args.reference_python:
         suite.run_reference(args.reference_python, out, steps)
