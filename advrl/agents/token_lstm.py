@@ -104,9 +104,15 @@ class TokenPolicy(nn.Sequential):
         return actor(torso(h[0])), (h, c)
 
     def step(self, tokens: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
-        """Feed one token per row (B,): the next logits (B, V) and the new state."""
+        """Feed one token per row: ids (B,), or distributions over tokens (B, V) such as
+        Gumbel-softmax samples, embedded as the mixture of their embeddings (a one-hot row
+        gives exactly its id's). The next logits (B, V) and the new state."""
         encoder, torso, actor = self.parts()
-        out, state = encoder.lstm(encoder.embedding(tokens.long()).unsqueeze(1), state)
+        if tokens.is_floating_point():
+            embedded = tokens @ encoder.embedding.weight  # (B, E), differentiable in tokens
+        else:
+            embedded = encoder.embedding(tokens.long())
+        out, state = encoder.lstm(embedded.unsqueeze(1), state)
         return actor(torso(out[:, 0])), state
 
 

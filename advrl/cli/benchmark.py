@@ -162,8 +162,8 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
 
 
 def estimators(args: argparse.Namespace) -> int:
-    """Gradient estimators against closed forms and exact gradients (seconds)."""
-    from advrl.benchmarks.estimators import OUT, toy_study
+    """Gradient estimators against closed forms and exact gradients (minutes)."""
+    from advrl.benchmarks.estimators import OUT, lab_study, toy_study
 
     out = args.out or OUT
     result = toy_study(out, seed=args.seeds[0])
@@ -174,7 +174,16 @@ def estimators(args: argparse.Namespace) -> int:
                 f"(true {row['true_gradient']:5.2f})  variance {row['variance']:8.2f} "
                 f"(closed form {row['variance_closed_form']:8.2f})"
             )
-    print(f"results: {out / 'toy.json'}, figure: {out / 'toy.png'}")
+    lab = lab_study(out, seed=args.seeds[0])
+    print(f"lab: V={lab['vocab_size']}, T={lab['length']}, {lab['parameters']} parameters")
+    for row in lab["rows"]:
+        if row["batch"] in (1, 64):
+            print(
+                f"{row['estimator']:20s} batch {row['batch']:3d}  cosine {row['cosine']:6.3f}  "
+                f"relative error {row['relative_error']:6.3f}  variance {row['variance']:8.4f}  "
+                f"{row['ms']:6.2f} ms{'' if row['unbiased'] else '  (biased)'}"
+            )
+    print(f"results: {out / 'toy.json'}, {out / 'lab.json'}; figures: toy.png, lab.png")
     return 0
 
 
