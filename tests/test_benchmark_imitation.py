@@ -28,7 +28,7 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
         suite.Stage("Hopper-v5", 4, (1,)),
         suite.Stage("Hopper-v5", 4, (1,), transfer=True),
     )
-    learner = {**suite.LEARNER_HP, "n_steps": "256"}
+    learner = {**suite.CLEANRL_PPO, "n_steps": "256"}
     results = suite.run_suite(stages, out, sweeps, total_steps=512, learner_hp=learner)
 
     demos = load_demos(suite.demos_path("Hopper-v5", 4, out))

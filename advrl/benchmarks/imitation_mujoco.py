@@ -9,12 +9,13 @@ The protocol, fixed before any result was seen:
 - **Demonstrations**: 50 greedy expert episodes (seed 0); for N in ``DEMOS[env]``, N of them
   drawn without replacement and every 20th step kept from a random offset (both seeded 0),
   as Ho & Ermon (2016) subsampled: ``demos_ENV_N.npz``.
-- **The learner** is PPO with CleanRL's ``ppo_continuous_action`` settings (``LEARNER_HP``),
-  chosen on the RL task alone: on Hopper-v5's own reward they trained the Hopper expert
-  (3,000+ by 1.5M steps) where rl-baselines3-zoo's tuned preset reached 711 at 1M on the
-  same seed. The Hopper expert is that PPO (seed 1, the best of its evaluations every 100k
-  of 2M steps); the HalfCheetah expert is the zoo preset's PPO (seed 1, 1M steps, whose
-  final evaluation was its best: 5,842 ± 41).
+- **The learner** of each env is the PPO that trained its expert, chosen on the RL task
+  alone (``LEARNERS``). Hopper-v5: CleanRL's ``ppo_continuous_action`` settings
+  (``CLEANRL_PPO``), which on Hopper's own reward reached 3,000+ by 1.5M steps where
+  rl-baselines3-zoo's tuned preset reached 711 at 1M on the same seed; its expert is that
+  PPO (seed 1, the best of its evaluations every 100k of 2M steps). HalfCheetah-v5: the
+  zoo preset (the env's preset in ``advrl.presets``), whose seed-1 run is the expert (1M
+  steps, its final evaluation its best: 5,842 ± 41).
 - **Methods**, each with that learner and ``STEPS`` env steps:
   ``bc`` (``--pretrain bc --total-steps 0``), ``gail``, ``airl``, ``bc_gail`` (BC, then
   GAIL), with the reward's default options (AIRL's agent reward -log(1 - D), chosen on a
@@ -78,7 +79,7 @@ AIRL_OPTIONS = {"reward": "neg_log_one_minus_d", "state_only": "true"}
 REFERENCE = (("Hopper-v5", 4, (1, 2, 3)),)
 """(env, demonstrations, seeds) the imitation library's GAIL and AIRL run on."""
 REFERENCE_SCRIPT = Path(__file__).with_name("imitation_library_mujoco.py")
-LEARNER_HP = {
+CLEANRL_PPO = {
     "lr": "3e-4",
     "anneal_lr": "true",
     "n_steps": "2048",
@@ -98,6 +99,8 @@ LEARNER_HP = {
     "normalize_reward": "true",
 }
 """CleanRL's ppo_continuous_action.py (Huang et al. 2022) in advrl's names."""
+LEARNERS: dict[str, dict[str, str]] = {"Hopper-v5": CLEANRL_PPO, "HalfCheetah-v5": {}}
+"""Each env's learner: ``--hp`` over its preset (none: the preset itself)."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ def run_stage(
         algo="ppo",
         out=str(out),
         total_steps=total_steps,
-        hp=dict(LEARNER_HP if learner_hp is None else learner_hp),
+        hp=dict(LEARNERS[stage.env] if learner_hp is None else learner_hp),
         eval_episodes=10,
         seeds=1 if stage.transfer else len(stage.seeds),
         seed=stage.seeds[0],
@@ -480,7 +483,7 @@ def run_suite(
 ) -> dict[str, Any]:
     """Run the stages in order (each env prepared before its first), collating results
     after each;
-    ``learner_hp`` replaces ``LEARNER_HP`` (tests shrink the rollouts)."""
+    ``learner_hp`` replaces ``LEARNERS``' (tests shrink the rollouts)."""
     start = time.perf_counter()
     results: dict[str, Any] = {}
     for stage in stages:
