@@ -1,6 +1,15 @@
 """Shared fixtures: the repository paths, and ``tests/`` importable for custom_envs."""
 
 import os
+
+# Ray sends its token (~/.ray/auth_token, which `ray start --head` uses) to an explicit
+# address only when RAY_AUTH_MODE=token, and reads that when ray is first imported, which is
+# while pytest collects the test modules (any of them may import ray): so it is set here,
+# before any of them, as a user joining a token-authenticated cluster sets it. (Set in
+# tests/test_sweep.py alone, it came after tests/test_benchmark_imitation.py had imported
+# ray, and every in-process Ray after that failed to start its GCS.)
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
 import subprocess
 import sys
 from pathlib import Path

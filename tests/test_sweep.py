@@ -4,14 +4,10 @@ The Ray tests share one xdist group (``make test`` runs ``--dist loadgroup``), s
 after another in one worker and never start two Rays at once on CI's two cores.
 """
 
-import os
-
-# Ray sends its token (~/.ray/auth_token, which `ray start --head` uses) to an explicit
-# address only when RAY_AUTH_MODE=token, and reads that when ray is imported: set it first, as
-# a user joining a token-authenticated cluster does.
-os.environ.setdefault("RAY_AUTH_MODE", "token")
-
+# RAY_AUTH_MODE=token, which the scripts joining by --address need, is set in conftest.py,
+# before any test module imports ray.
 import json
+import os
 import signal
 import subprocess
 import sys
