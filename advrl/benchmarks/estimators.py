@@ -247,12 +247,20 @@ def seqgan_rollouts(
     """SeqGAN's per-token reward: Q(x_1..x_t) as the mean score of ``n_rollouts`` sampled
     completions (the whole sequence's score at t = T), weighting grad log p(x_t | x_<t)."""
     x = lab.sample(batch)
+    q = rollout_values(lab, x, n_rollouts)
+    return flat_grad((q * lab.log_probs(x)).sum(1).mean(), lab.parameters)
+
+
+def rollout_values(lab: Lab, x: torch.Tensor, n_rollouts: int = 16) -> torch.Tensor:
+    """SeqGAN's Q estimates (B, T): each prefix x_1..x_t's mean score over ``n_rollouts``
+    sampled completions, and at t = T the whole sequence's score."""
+    batch = len(x)
     q = torch.empty(batch, lab.length)
     for t in range(1, lab.length):
         prefixes = x[:, :t].repeat_interleave(n_rollouts, 0)
         q[:, t - 1] = lab.score(lab.sample(len(prefixes), prefixes)).view(batch, n_rollouts).mean(1)
     q[:, -1] = lab.score(x)
-    return flat_grad((q * lab.log_probs(x)).sum(1).mean(), lab.parameters)
+    return q
 
 
 def ppo_first_epoch(lab: Lab, batch: int, values: list[torch.Tensor]) -> torch.Tensor:
@@ -260,11 +268,7 @@ def ppo_first_epoch(lab: Lab, batch: int, values: list[torch.Tensor]) -> torch.T
     rewards (discount 0, Monte Carlo rollouts), with the advantages standardised over the
     batch as PPO does: biased by that standardisation (and scaled by 1 / std)."""
     x = lab.sample(batch)
-    q = torch.empty(batch, lab.length)
-    for t in range(1, lab.length):
-        prefixes = x[:, :t].repeat_interleave(16, 0)
-        q[:, t - 1] = lab.score(lab.sample(len(prefixes), prefixes)).view(batch, 16).mean(1)
-    q[:, -1] = lab.score(x)
+    q = rollout_values(lab, x)
     advantages = (q - q.mean()) / (q.std() + 1e-8) if q.numel() > 1 else q
     return flat_grad((advantages * lab.log_probs(x)).mean(), lab.parameters)
 

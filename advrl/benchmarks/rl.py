@@ -266,16 +266,25 @@ def _reinforce_cases() -> list[Case]:
     return [case]
 
 
-def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, int], Any]:
-    """SB3's PPO with our PPO's ``hp`` (linearly annealed learning rate, as ours)."""
+def sb3_ppo(
+    hp: dict[str, Any],
+    policy: str,
+    net_arch: Any,
+    policy_kwargs: dict[str, Any] | None = None,
+    normalize: bool = False,
+) -> Callable[[Any, int], Any]:
+    """SB3's PPO with our PPO's ``hp``: the learning rate annealed linearly unless
+    ``anneal_lr`` is false, as ours; with ``normalize``, on a ``VecNormalize`` env (our
+    ``normalize_obs`` and ``normalize_reward``)."""
     from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.vec_env import VecNormalize
 
     def make(envs: Any, seed: int) -> Any:
         lr = hp["lr"]
         return SB3PPO(
             policy,
-            envs,
-            learning_rate=(lambda progress: progress * lr),
+            VecNormalize(envs, gamma=hp["gamma"]) if normalize else envs,
+            learning_rate=(lambda progress: progress * lr) if hp.get("anneal_lr", True) else lr,
             n_steps=hp["n_steps"],
             batch_size=hp["batch_size"],
             n_epochs=hp["n_epochs"],
@@ -288,7 +297,7 @@ def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, in
             max_grad_norm=hp.get("max_grad_norm", 0.5),
             seed=seed,
             device="cpu",
-            policy_kwargs={"net_arch": net_arch},
+            policy_kwargs={"net_arch": net_arch, **(policy_kwargs or {})},
         )
 
     return make
@@ -296,38 +305,13 @@ def sb3_ppo(hp: dict[str, Any], policy: str, net_arch: Any) -> Callable[[Any, in
 
 def sb3_ppo_mujoco(hp: dict[str, Any]) -> Callable[[Any, int], Any]:
     """SB3's PPO as rl-baselines3-zoo runs it on MuJoCo: our ``hp`` (the zoo's, constant
-    learning rate) on a ``VecNormalize`` env, ReLU 256x256 networks, log std -2, no
-    orthogonal init."""
-    from stable_baselines3 import PPO as SB3PPO
-    from stable_baselines3.common.vec_env import VecNormalize
+    learning rate) on a ``VecNormalize`` env, ReLU networks of our widths, log std from
+    ``log_std_init``, no orthogonal init."""
     from torch import nn
 
-    def make(envs: Any, seed: int) -> Any:
-        widths = list(hp["hidden_sizes"])
-        return SB3PPO(
-            "MlpPolicy",
-            VecNormalize(envs, gamma=hp["gamma"]),
-            learning_rate=hp["lr"],
-            n_steps=hp["n_steps"],
-            batch_size=hp["batch_size"],
-            n_epochs=hp["n_epochs"],
-            gamma=hp["gamma"],
-            gae_lambda=hp["gae_lambda"],
-            clip_range=hp["clip_coef"],
-            ent_coef=hp["entropy_coef"],
-            vf_coef=hp["value_coef"],
-            max_grad_norm=hp["max_grad_norm"],
-            seed=seed,
-            device="cpu",
-            policy_kwargs={
-                "log_std_init": hp["log_std_init"],
-                "ortho_init": False,
-                "activation_fn": nn.ReLU,
-                "net_arch": dict(pi=widths, vf=widths),
-            },
-        )
-
-    return make
+    widths = list(hp["hidden_sizes"])
+    extra = {"log_std_init": hp["log_std_init"], "ortho_init": False, "activation_fn": nn.ReLU}
+    return sb3_ppo(hp, "MlpPolicy", dict(pi=widths, vf=widths), extra, normalize=True)
 
 
 def _mujoco_ppo_cases() -> list[Case]:

@@ -87,6 +87,9 @@ class GAILConfig:
             observation_space, action_space, self.hidden_sizes, self.loss, self.lr, self.reward
         )
 
+    saver = staticmethod(save_transition_reward_model)
+    """Writes the trained discriminator, its options and input size as a reward model file."""
+
     def save_reward_model(
         self,
         path: Path,
@@ -96,7 +99,7 @@ class GAILConfig:
     ) -> Path:
         """Write the trained discriminator as a frozen reward model file."""
         options = dataclasses.asdict(self)
-        return save_transition_reward_model(path, model, options, observation_space, action_space)
+        return self.saver(path, model, options, observation_space, action_space)
 
     def validate(self) -> list[str]:
         problems = []
@@ -292,15 +295,7 @@ class AIRLConfig(GAILConfig):
             self.reward,
         )
 
-    def save_reward_model(
-        self,
-        path: Path,
-        model: RewardModel,
-        observation_space: gym.Space,
-        action_space: gym.Space,
-    ) -> Path:
-        options = dataclasses.asdict(self)
-        return save_airl_reward_model(path, model, options, observation_space, action_space)
+    saver = staticmethod(save_airl_reward_model)
 
     def validate(self) -> list[str]:
         problems = super().validate()
