@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,10 +26,40 @@ SUMMARY_KEYS = {
 
 
 def scalars(run_dir, tag):
-    """(step, value) pairs of a TensorBoard scalar across all event files in run_dir."""
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    return [(e.step, e.value) for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
+    """(step, value) pairs of a TensorBoard scalar across all event files in run_dir, file by
+    file in the order they were opened.
+
+    Not EventAccumulator on the directory: it reads files in name order, and two writers opened
+    in one second by one process are named by a counter, so ``...1234.9`` sorts after
+    ``...1234.10``. A resumed run's points then came before the first run's.
+    """
+    files = []
+    for path in Path(run_dir).glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        files.append((acc.FirstEventTimestamp(), acc))
+    files.sort(key=lambda pair: pair[0])
+    return [
+        (e.step, e.value)
+        for _, acc in files
+        if tag in acc.Tags()["scalars"]
+        for e in acc.Scalars(tag)
+    ]
+
+
+def test_scalars_reads_event_files_in_the_order_they_were_written(tmp_path):
+    """Two files of one second named by the writer counter 9 then 10: name order reverses them."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for step, counter in ((1, 9), (2, 10)):
+        with SummaryWriter(tmp_path / str(step)) as writer:
+            writer.add_scalar("x", float(step), step)
+        (written,) = (tmp_path / str(step)).iterdir()
+        written.rename(tmp_path / f"events.out.tfevents.1700000000.host.1.{counter}")
+        time.sleep(0.01)
+    by_name = EventAccumulator(str(tmp_path))
+    assert [e.step for e in by_name.Reload().Scalars("x")] == [2, 1]
+    assert scalars(tmp_path, "x") == [(1, 1.0), (2, 2.0)]
 
 
 def assert_user_error(result, *fragments):
