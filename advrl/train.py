@@ -62,7 +62,10 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
         plugin.before_learn(run)
     # A resumed run resets its envs with a different seed, so it does not replay episodes.
     with ctrl_c.catching():
-        agent.learn(run.envs, plan.total_steps, run.logger, plan.seed + agent.global_step, hooks)
+        # A plug-in may train the policy itself (a generator trained through D, say).
+        if not any(plugin.learn(run, hooks) for plugin in plan.plugins):
+            seed = plan.seed + agent.global_step
+            agent.learn(run.envs, plan.total_steps, run.logger, seed, hooks)
     if ctrl_c.pressed:
         _interrupted(run)
     final_path = run.save("final.pt")

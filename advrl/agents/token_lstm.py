@@ -90,6 +90,11 @@ class TokenPolicy(nn.Sequential):
         encoder, torso, actor = self
         return cast(TokenLSTM, encoder), torso, actor
 
+    def teacher_forced_logits(self, sequences: torch.Tensor, start_id: int) -> torch.Tensor:
+        """Logits (B, T, V) of every token of whole sequences (B, T), in one pass."""
+        encoder, torso, actor = self.parts()
+        return actor(torso(encoder.teacher_forced(sequences, start_id)))
+
     def start(self, obs: torch.Tensor) -> tuple[torch.Tensor, LSTMState]:
         """Logits (B, V) after each row's prefix ``[t, start, x_1..x_t]`` and the LSTM
         state there; rows may have different lengths t."""

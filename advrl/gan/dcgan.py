@@ -218,10 +218,14 @@ class _Steps:
             self._d_input(real_x, real_y), self._d_input(fake_x, real_y)
         )
 
-    def generator_step(self, n: int, labels: torch.Tensor | None) -> float:
-        """One Adam step on the generator's loss for ``n`` fakes, through D as it is now."""
+    def generator_step(
+        self, n: int, labels: torch.Tensor | None, real_x: torch.Tensor | None = None
+    ) -> float:
+        """One Adam step on the generator's loss for ``n`` fakes, through D as it is now
+        (a relativistic loss pairs them with ``real_x``, n reals with the same labels)."""
         fake_x = self.generator(self._z(n), labels)
-        g_loss = self.reward_model.generator_loss(self._d_input(fake_x, labels))
+        real = None if real_x is None else self._d_input(real_x, labels)
+        g_loss = self.reward_model.generator_loss(self._d_input(fake_x, labels), real)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_optimizer.step()
@@ -394,7 +398,8 @@ def train_gan(
             for batch, (real_x, real_y) in enumerate(batches, skip + 1):
                 d_metrics.append(steps.discriminator(real_x, real_y))
                 if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
-                    g_losses.append(steps.generator_step(batch_size, real_y))
+                    paired = real_x if reward_model.loss.relativistic else None
+                    g_losses.append(steps.generator_step(batch_size, real_y, paired))
                 if ctrl_c.pressed:
                     steps_so_far = {"d_metrics": d_metrics, "g_losses": g_losses}
                     path = save(f"epoch_{epoch - 1:04d}_batch_{batch:04d}.pt", epoch - 1,

@@ -15,10 +15,16 @@ Writing ``r = D(x_real)``, ``f = D(G(z))``, ``σ`` for the logistic sigmoid and
 | ``wgan_gp`` | E f - E r + λ E (‖∇D(x̂)‖ - 1)², λ = 10 | -E f |
 | ``least_squares`` | ½E (r - 1)² + ½E f² | ½E (f - 1)² |
 | ``hinge`` | E relu(1 - r) + E relu(1 + f) | -E f |
+| ``rsgan`` | E softplus(-(r - f)) | E softplus(-(f - r)) |
 
 Sources: minimax and non-saturating, Goodfellow et al. 2014 (§3); WGAN, Arjovsky et al.
 2017; WGAN-GP, Gulrajani et al. 2017; least squares, Mao et al. 2017 with the 0-1 coding
-(a = 0, b = c = 1); hinge, Lim & Ye 2017 and Miyato et al. 2018 (SN-GAN).
+(a = 0, b = c = 1); hinge, Lim & Ye 2017 and Miyato et al. 2018 (SN-GAN); the relativistic
+standard GAN, Jolicoeur-Martineau 2019, RelGAN's loss (Nie et al. 2019).
+
+The relativistic loss pairs the i-th real with the i-th fake: D estimates the probability
+that a real sample is more realistic than a fake one, σ(r - f), so both batches have one
+size and the generator's side needs the real outputs too (``GANLoss.relativistic``).
 
 The minimax generator loss saturates when D confidently rejects fakes (its gradient
 vanishes as σ(f) -> 0), which is why the non-saturating form is the usual default.
@@ -80,6 +86,26 @@ def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
+def relativistic_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """-E log σ(D(x) - D(G(z))), paired: the real should look more real than its fake."""
+    _check_paired(real, fake)
+    return F.softplus(-(real - fake)).mean()
+
+
+def relativistic_g(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """-E log σ(D(G(z)) - D(x)), paired: the generator's side of the same game."""
+    _check_paired(real, fake)
+    return F.softplus(-(fake - real)).mean()
+
+
+def _check_paired(real: torch.Tensor, fake: torch.Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"a relativistic loss pairs each real with one fake; got {tuple(real.shape)} real "
+            f"and {tuple(fake.shape)} fake outputs"
+        )
+
+
 # --- regularisers -----------------------------------------------------------------------
 
 
@@ -129,8 +155,8 @@ class GANLoss:
     name: str
     discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     """(real outputs (B,), fake outputs (B,)) -> scalar loss of the discriminator."""
-    generator: Callable[[torch.Tensor], torch.Tensor]
-    """fake outputs (B,) -> scalar loss of the generator."""
+    generator: Callable[..., torch.Tensor]
+    """fake outputs (B,) -> scalar loss of the generator; (fake, real) when relativistic."""
     output: str
     """"logit" (D = σ(output)), "critic" (unbounded, higher = more real) or "score"
     (least squares: 1 = real, 0 = fake)."""
@@ -141,6 +167,8 @@ class GANLoss:
     """λ of WGAN-GP's gradient penalty; 0 for none."""
     clip: float | None = None
     """WGAN's weight-clipping bound; None for none."""
+    relativistic: bool = False
+    """The generator's side reads the paired real outputs as well: ``generator(fake, real)``."""
 
     @property
     def is_bce(self) -> bool:
@@ -157,6 +185,9 @@ GAN_LOSSES: dict[str, GANLoss] = {
         GANLoss("wgan_gp", wgan_d, wgan_g, "critic", threshold=None, gradient_penalty=10.0),
         GANLoss("least_squares", least_squares_d, least_squares_g, "score", threshold=0.5),
         GANLoss("hinge", hinge_d, wgan_g, "critic", threshold=0.0),
+        GANLoss(
+            "rsgan", relativistic_d, relativistic_g, "critic", threshold=None, relativistic=True
+        ),
     )
 }
 

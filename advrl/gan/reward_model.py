@@ -198,6 +198,12 @@ class RewardModel:
     def _summary(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> dict[str, float]:
         metrics = {"real_score": real_out.mean().item(), "fake_score": fake_out.mean().item()}
         metrics["score_gap"] = metrics["real_score"] - metrics["fake_score"]
+        if self.loss.relativistic:
+            # A relativistic D judges pairs: P(the real is more real than its fake) = σ(r - f).
+            won = (real_out > fake_out).float().mean().item()
+            prob = torch.sigmoid(real_out - fake_out).mean().item()
+            return metrics | {"real_prob": prob, "fake_prob": 1.0 - prob, "real_acc": won,
+                              "fake_acc": won, "accuracy": won}  # fmt: skip
         if self.loss.is_bce:
             metrics["real_prob"] = torch.sigmoid(real_out).mean().item()
             metrics["fake_prob"] = torch.sigmoid(fake_out).mean().item()
@@ -210,13 +216,22 @@ class RewardModel:
             )
         return metrics
 
-    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         """The generator side of the loss on ``fake``, differentiable w.r.t. ``fake``.
 
-        For generators trained through the discriminator (image GANs). The discriminator's
-        mode is left as it is; its parameters collect gradients that ``update`` clears.
+        For generators trained through the discriminator (image GANs, RelGAN's Gumbel-softmax
+        generator). A relativistic loss pairs ``fake`` with ``real``, a batch of the same size,
+        which it needs. The discriminator's mode is left as it is; its parameters collect
+        gradients that ``update`` clears.
         """
-        return self.loss.generator(self._forward(fake.to(self.device)))
+        fake_out = self._forward(fake.to(self.device))
+        if not self.loss.relativistic:
+            return self.loss.generator(fake_out)
+        if real is None:
+            raise ValueError(f"the {self.loss.name} loss pairs fakes with reals: pass real")
+        with torch.no_grad():
+            real_out = self._forward(real.to(self.device))
+        return self.loss.generator(fake_out, real_out)
 
     # --- scoring ------------------------------------------------------------------------
 

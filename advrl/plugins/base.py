@@ -7,6 +7,8 @@ trainer calls them in this order, every hook with the ``Run`` it is part of:
     wrap_envs(run, envs) -> envs   before the agent is built (GAIL replaces the reward here)
     load_state_dict(run, state)    when resuming, with what ``state_dict`` saved
     before_learn(run)              pre-training: MLE, behaviour cloning, D pre-training
+    learn(run, hooks) -> bool      True when it trained the agent's policy itself, in place
+                                   of the agent's ``learn`` (SeqGAN's Gumbel and CoT options)
     after_update(run, step)        after every agent update; ``run.stop()`` ends learning
     state_dict(run) -> dict        saved in every checkpoint under ``plugins[name]``
     evaluate(run) -> dict | None   replaces the greedy-episode evaluation (SeqGAN's metrics)
@@ -24,6 +26,7 @@ import gymnasium as gym
 import torch
 
 from advrl.agents import Agent
+from advrl.core.hooks import LearnHooks
 from advrl.core.logger import RunLogger
 from advrl.envs.make import EnvFactory
 
@@ -70,6 +73,9 @@ class Plugin:
 
     def before_learn(self, run: Run) -> None:
         pass
+
+    def learn(self, run: Run, hooks: LearnHooks) -> bool:
+        return False
 
     def after_update(self, run: Run, step: int) -> None:
         pass

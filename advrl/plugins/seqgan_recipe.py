@@ -27,18 +27,26 @@ from torch import nn
 from advrl.agents.bc import BCConfig, counted_tokens, fit_likelihood, sequence_nll, token_nll
 from advrl.agents.networks import ActorCritic
 from advrl.agents.rollout import OnPolicyAgent
+from advrl.agents.token_lstm import TokenPolicy
 from advrl.core.checkpoint import save_tensors_atomic
 from advrl.core.errors import UserError
+from advrl.core.hooks import LearnHooks
 from advrl.envs.seqgan import MEMORISATION_KEYS, SeqGANVectorEnv, SequenceGame, StepwisePolicy
 from advrl.gan.density_ratio import importance_log_z, reweighted_nll
 from advrl.gan.frontier import frontier_gap, plot_frontier
+from advrl.gan.losses import GAN_LOSSES
 from advrl.gan.metrics import bleu, self_bleu, temperature_sweep
 from advrl.gan.oracle import OracleLSTM
 from advrl.plugins.base import DiscriminatorLog, Plugin, Run
+from advrl.plugins.cot import CooperativeTraining
+from advrl.plugins.relgan import GumbelGenerator
 
 SWEEP_TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 """Temperatures of every sweep: dense below 1, where MLE's frontier trades diversity for quality."""
 KL_REFERENCES = ("start", "refresh")
+ESTIMATORS = ("score_function", "gumbel", "cot")
+"""The generator's gradient estimators (``estimator``); ``docs/concepts/gradient-estimators.md``."""
+GENERATOR_NAMES = {"gumbel": "RelGAN's Gumbel-softmax generator", "cot": "CoT's generator"}
 BLEU_HYPOTHESES = 500
 """Generated sentences scored for BLEU and Self-BLEU (all held-out ones are references)."""
 
@@ -73,6 +81,28 @@ class SeqGANRecipeConfig:
     """With the agent's ``kl_coef`` > 0, what its KL anchor's reference is: start (the
     generator adversarial training starts from, the density ratio's p_ref) or refresh (the
     current policy after every discriminator phase: a trust-region GAN)."""
+    estimator: str = "score_function"
+    """How adversarial training moves the generator: score_function (the agent's own policy
+    gradient on D's reward: SeqGAN's REINFORCE, PPO), gumbel (RelGAN's generator trained
+    through D by Gumbel-softmax relaxation, ``advrl.plugins.relgan``) or cot (Cooperative
+    Training: per-step KL to a mediator, exact over the vocabulary, ``advrl.plugins.cot``).
+    With gumbel or cot the agent's algorithm only supplies the policy; env steps count the
+    tokens of the generator's training samples."""
+    adv_batch_size: int = 64
+    """gumbel and cot: sequences per generator step (RelGAN, CoT: 64)."""
+    adv_lr: float = 1e-4
+    """gumbel and cot: the generator's Adam learning rate (RelGAN's adversarial one: 1e-4)."""
+    gumbel_beta_max: float = 100.0
+    """gumbel: the inverse temperature at the run's end; it rises as beta_max^(step / total)
+    from 1 (RelGAN's exp schedule; RelGAN reports 100 and 1000)."""
+    gumbel_d_steps: int = 5
+    """gumbel: discriminator steps per generator step (RelGAN: 5)."""
+    gumbel_loss: str = "rsgan"
+    """gumbel: the GAN loss of D and the generator (RelGAN: rsgan, the relativistic one)."""
+    cot_mediator_lr: float = 1e-3
+    """cot: the mediator's Adam learning rate."""
+    cot_mediator_steps: int = 1
+    """cot: mediator steps per generator step (CoT: 1)."""
     generator_path: str | None = None
     """Start from a saved generator (``generator.pt`` of a run) instead of MLE pre-training:
     its token policy's weights are loaded into the agent's (the critic stays the agent's
@@ -103,6 +133,24 @@ class SeqGANRecipeConfig:
             problems.append(f"generator_path {self.generator_path!r} is not a file")
         if not 0.0 <= self.mle_dropout < 1.0:
             problems.append(f"mle_dropout must be in [0, 1), got {self.mle_dropout}")
+        if self.estimator not in ESTIMATORS:
+            problems.append(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        if self.gumbel_loss not in GAN_LOSSES:
+            problems.append(
+                f"gumbel_loss must be one of {tuple(GAN_LOSSES)}, got {self.gumbel_loss!r}"
+            )
+        problems += [
+            f"{name} must be > 0, got {getattr(self, name)}"
+            for name in ("adv_lr", "cot_mediator_lr", "adv_batch_size")
+            if getattr(self, name) <= 0
+        ]
+        problems += [
+            f"{name} must be >= 0, got {getattr(self, name)}"
+            for name in ("gumbel_d_steps", "cot_mediator_steps")
+            if getattr(self, name) < 0
+        ]
+        if self.gumbel_beta_max < 1.0:
+            problems.append(f"gumbel_beta_max must be >= 1, got {self.gumbel_beta_max}")
         return problems
 
     def mle(self) -> BCConfig:
@@ -189,6 +237,8 @@ class SeqGANRecipe:
         self.game.update_rollout_policy(self.generator)
         if self.game.config.discriminator_path:
             return {}  # a loaded discriminator is trained already (and may be frozen)
+        if self.config.estimator != "score_function":
+            return {}  # RelGAN's D learns relaxed samples from the start; CoT has no D
         rounds = self.config.d_pretrain_rounds
         return self.game.train_discriminator(rounds) if rounds else {}
 
@@ -379,6 +429,8 @@ class SeqGANRecipePlugin(Plugin):
     def __init__(self, config: SeqGANRecipeConfig) -> None:
         self.config = config
         self.recipe: SeqGANRecipe | None = None
+        self.trainer: GumbelGenerator | CooperativeTraining | None = None
+        """The generator's own training loop (``estimator`` gumbel or cot), else None."""
         self.mle: dict[str, Any] = {}
         self.last_eval_step = 0
         self.phases_seen = 0
@@ -392,7 +444,23 @@ class SeqGANRecipePlugin(Plugin):
         if self.recipe is None:
             policy = policy_agent(run).policy
             self.recipe = SeqGANRecipe(seqgan_game(run), policy, run.device, self.config)
+            self.trainer = self._generator_trainer(self.recipe, run.seed)
         return self.recipe
+
+    def _generator_trainer(
+        self, recipe: SeqGANRecipe, seed: int
+    ) -> GumbelGenerator | CooperativeTraining | None:
+        """The estimator's own training loop; built with the recipe, before any state is
+        loaded, because gumbel gives the game's discriminator its own loss."""
+        cfg, game, generator = self.config, recipe.game, cast(TokenPolicy, recipe.generator)
+        n, lr = cfg.adv_batch_size, cfg.adv_lr
+        if cfg.estimator == "gumbel":
+            return GumbelGenerator(game, generator, seed, n, lr, cfg.gumbel_beta_max,
+                                   cfg.gumbel_d_steps, cfg.gumbel_loss)  # fmt: skip
+        if cfg.estimator == "cot":
+            return CooperativeTraining(game, generator, seed, n, lr, cfg.cot_mediator_lr,
+                                       cfg.cot_mediator_steps)  # fmt: skip
+        return None
 
     def _log(self, run: Run, metrics: dict[str, Any], step: int) -> None:
         run.logger.scalars(
@@ -404,9 +472,14 @@ class SeqGANRecipePlugin(Plugin):
     def load_state_dict(self, run: Run, state: dict[str, Any]) -> None:
         recipe = self._recipe(run)
         recipe.game.load_state_dict(state, recipe.generator)
+        if self.trainer is not None:
+            self.trainer.load_state_dict(state["generator_trainer"])
 
     def state_dict(self, run: Run) -> dict[str, Any]:
-        return self._recipe(run).game.state_dict()
+        state = self._recipe(run).game.state_dict()
+        if self.trainer is not None:
+            state["generator_trainer"] = self.trainer.state_dict()
+        return state
 
     def before_learn(self, run: Run) -> None:
         recipe, cfg, say = self._recipe(run), self.config, run.logger.say
@@ -429,6 +502,8 @@ class SeqGANRecipePlugin(Plugin):
         loaded = recipe.game.config.discriminator_path
         if loaded:
             say(f"seqgan: discriminator loaded from {loaded}, no pre-training")
+        elif self.trainer is not None:
+            say(f"seqgan: estimator {cfg.estimator}: no discriminator pre-training")
         else:
             say(
                 f"seqgan: discriminator pre-trained ({cfg.d_pretrain_rounds} rounds, "
@@ -477,9 +552,27 @@ class SeqGANRecipePlugin(Plugin):
         losses = recipe.pretrain_mle(run.seed, log_epoch)
         return untrained, losses, time.perf_counter() - start
 
+    def learn(self, run: Run, hooks: LearnHooks) -> bool:
+        """With ``estimator`` gumbel or cot, train the agent's policy by that estimator's
+        iterations until the run's env steps (generated tokens) are done; False otherwise,
+        and the agent learns by its own policy gradient."""
+        self._recipe(run)
+        trainer, agent = self.trainer, run.agent
+        if trainer is None:
+            return False
+        tokens = self.config.adv_batch_size * seqgan_game(run).length
+        while agent.global_step < run.total_steps and not hooks.stop_requested:
+            metrics = trainer.iteration(progress=agent.global_step / run.total_steps)
+            agent.global_step += tokens
+            run.logger.on_step(tokens, [])
+            run.logger.on_update(metrics)
+            hooks.after_update(agent.global_step)
+        return True
+
     def after_update(self, run: Run, step: int) -> None:
         recipe = self._recipe(run)
-        recipe.after_update()
+        if self.trainer is None:
+            recipe.after_update()  # only a policy gradient's rollouts use the delayed copy
         phases = len(recipe.game.d_history)
         agent = policy_agent(run)
         anchor = agent.kl_anchor
@@ -502,7 +595,7 @@ class SeqGANRecipePlugin(Plugin):
         if recipe.game.oracle is None or "temperature_sweep" not in before:
             return {}
         found = frontier_gap(before["temperature_sweep"], final)
-        name = f"{run.agent.name} on D's reward"
+        name = GENERATOR_NAMES.get(self.config.estimator, f"{run.agent.name} on D's reward")
         figure = plot_frontier(
             {"MLE": before["temperature_sweep"], name: final["temperature_sweep"]},
             recipe.oracle_nll_of_test(),

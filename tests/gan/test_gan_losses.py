@@ -29,10 +29,12 @@ EXPECTED = {
     "least_squares": (0.5 + 0.3125, 1.0625),
     # (relu(1) + relu(-1))/2 + (relu(0) + relu(1.5))/2 ; -E f
     "hinge": (0.5 + 0.75, 0.25),
+    # pairs (0, -1) and (2, 0.5): r - f = 1, 1.5
+    "rsgan": ((softplus(-1.0) + softplus(-1.5)) / 2, (softplus(1.0) + softplus(1.5)) / 2),
 }
 
 
-def test_registry_holds_the_six_losses():
+def test_registry_holds_the_seven_losses():
     assert set(GAN_LOSSES) == set(EXPECTED)
 
 
@@ -41,7 +43,8 @@ def test_loss_values_match_hand_computation(name):
     loss = GAN_LOSSES[name]
     d_expected, g_expected = EXPECTED[name]
     assert loss.discriminator(REAL, FAKE).item() == pytest.approx(d_expected, abs=1e-6)
-    assert loss.generator(FAKE).item() == pytest.approx(g_expected, abs=1e-6)
+    g_args = (FAKE, REAL) if loss.relativistic else (FAKE,)
+    assert loss.generator(*g_args).item() == pytest.approx(g_expected, abs=1e-6)
 
 
 def test_bce_values_in_numbers():
@@ -120,3 +123,8 @@ def test_minimax_discriminator_approaches_the_optimum():
     optimum = (p_data / (p_data + p_g)).squeeze(1)
     assert (optimum - 0.5).abs().max() > 0.15  # the target is far from a constant guess
     assert (model.prob_real(x) - optimum).abs().max() < 0.05
+
+
+def test_a_relativistic_loss_refuses_unpaired_batches():
+    with pytest.raises(ValueError, match="pairs each real with one fake"):
+        GAN_LOSSES["rsgan"].discriminator(REAL, FAKE[:1])

@@ -137,6 +137,22 @@ def test_generator_loss_is_differentiable_in_the_fake_batch():
     assert fake.grad is not None and fake.grad.abs().sum() > 0
 
 
+def test_a_relativistic_generator_loss_pairs_fakes_with_reals_and_reports_pair_accuracy():
+    model = RewardModel(mlp(), loss="rsgan")
+    real, fake = torch.randn(4, 2), torch.randn(4, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="pass real"):
+        model.generator_loss(fake)
+    loss = model.generator_loss(fake, real)
+    with torch.no_grad():
+        r, f = model.discriminator(real).squeeze(1), model.discriminator(fake).squeeze(1)
+    assert loss.item() == pytest.approx(F.softplus(-(f - r)).mean().item(), abs=1e-6)
+    loss.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    metrics = model.update(real, fake.detach())
+    assert metrics["accuracy"] == pytest.approx((r > f).float().mean().item())
+    assert metrics["real_prob"] == pytest.approx(torch.sigmoid(r - f).mean().item(), abs=1e-6)
+
+
 def test_label_smoothing_is_cross_entropy_with_real_targets_one_minus_epsilon():
     real, fake = toy_batches(torch.Generator().manual_seed(0))
     model = RewardModel(mlp(), loss="minimax", lr=1e-2, label_smoothing=0.2)
