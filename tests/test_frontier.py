@@ -59,3 +59,13 @@ def test_the_plot_is_written(tmp_path) -> None:
     path = tmp_path / "frontier.png"
     plot_frontier({"MLE": MLE, "other": MLE[1:]}, oracle_nll=7.0, path=path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_on_real_text_the_gap_is_in_bleu4_and_positive_is_beyond_mle(tmp_path) -> None:
+    bleu = [row | {"bleu4": 0.4 - 0.1 * row["temperature"]} for row in MLE]
+    # NLL-test 8.5: halfway between τ = 0.5 (BLEU-4 0.35) and τ = 0.75 (0.325)
+    found = frontier_gap(bleu, {"bleu4": 0.36, "nll_test": 8.5}, quality="bleu4")
+    assert (found.gap, found.se, found.in_range) == (pytest.approx(0.0225), 0.0, True)
+    path = tmp_path / "frontier_bleu.png"
+    plot_frontier({"MLE": bleu}, path=path, quality="bleu4")
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -6,6 +6,10 @@ Caccia et al. ("Language GANs Falling Short", 2020) showed that MLE swept over t
 dominates every language GAN they tried on SeqGAN's oracle, so a GAN's gain in NLL-oracle
 means something only when it lies beyond MLE's curve. ``frontier_gap`` measures that
 distance; ``plot_frontier`` draws the curves (matplotlib, imported only when drawing).
+
+Real text has no oracle. There the quality axis is BLEU-4 against held-out sentences (higher
+is better), and ``frontier_gap(curve, point, quality="bleu4")`` gives the generator's BLEU-4
+minus MLE's at equal NLL-test: positive is beyond MLE's curve.
 """
 
 from __future__ import annotations
@@ -48,35 +52,42 @@ def efficient_branch(curve: Sequence[Row]) -> list[Row]:
     return rows[: best + 1]
 
 
-def frontier_gap(curve: Sequence[Row], point: Row) -> FrontierGap:
-    """``point``'s NLL-oracle minus ``curve``'s (MLE's sweep) at ``point``'s NLL-test.
+def frontier_gap(curve: Sequence[Row], point: Row, quality: str = "nll_oracle") -> FrontierGap:
+    """``point``'s ``quality`` minus ``curve``'s (MLE's sweep) at ``point``'s NLL-test.
 
-    MLE's NLL-oracle is interpolated linearly in NLL-test along the curve's efficient
-    branch; outside its NLL-test range the nearest end is used (``in_range`` False).
-    Negative: the generator is better than any cooling of MLE at that diversity.
+    MLE's quality is interpolated linearly in NLL-test along the curve's efficient branch;
+    outside its NLL-test range the nearest end is used (``in_range`` False). For NLL-oracle,
+    negative means the generator is better than any cooling of MLE at that diversity; for
+    BLEU-4 (``quality="bleu4"``), positive does. The SE reads ``quality + "_se"`` where rows
+    have it.
     """
     branch = efficient_branch(curve)
     x = point["nll_test"]
     coldest, warmest = branch[0], branch[-1]  # NLL-test falls along the branch
     if len(branch) == 1 or not warmest["nll_test"] <= x <= coldest["nll_test"]:
         end = coldest if x >= coldest["nll_test"] else warmest
-        return _gap(point, end, 0.0, x == end["nll_test"])
+        return _gap(point, end, 0.0, x == end["nll_test"], quality=quality)
     for cold, warm in itertools.pairwise(branch):
         if warm["nll_test"] <= x <= cold["nll_test"]:
             w = (cold["nll_test"] - x) / (cold["nll_test"] - warm["nll_test"])  # 0 at cold
-            return _gap(point, cold, w, True, warm)
+            return _gap(point, cold, w, True, warm, quality)
     raise AssertionError("unreachable: x lies between the branch's ends")
 
 
-def _gap(point: Row, cold: Row, w: float, in_range: bool, warm: Row | None = None) -> FrontierGap:
+def _gap(
+    point: Row,
+    cold: Row,
+    w: float,
+    in_range: bool,
+    warm: Row | None = None,
+    quality: str = "nll_oracle",
+) -> FrontierGap:
     """The gap to ``(1 - w) * cold + w * warm`` (``cold`` alone when ``warm`` is None)."""
-    warm = warm or cold
-    mle = (1 - w) * cold["nll_oracle"] + w * warm["nll_oracle"]
-    mle_se = math.hypot(
-        (1 - w) * cold.get("nll_oracle_se", 0.0), w * warm.get("nll_oracle_se", 0.0)
-    )
-    se = math.hypot(point.get("nll_oracle_se", 0.0), mle_se)
-    return FrontierGap(point["nll_oracle"] - mle, se, in_range)
+    warm, se_key = warm or cold, f"{quality}_se"
+    mle = (1 - w) * cold[quality] + w * warm[quality]
+    mle_se = math.hypot((1 - w) * cold.get(se_key, 0.0), w * warm.get(se_key, 0.0))
+    se = math.hypot(point.get(se_key, 0.0), mle_se)
+    return FrontierGap(point[quality] - mle, se, in_range)
 
 
 def plot_frontier(
@@ -84,9 +95,11 @@ def plot_frontier(
     oracle_nll: float | None = None,
     path: Path | None = None,
     title: str = "SeqGAN-v0: quality against diversity",
+    quality: str = "nll_oracle",
 ) -> Any:
     """A matplotlib figure: one curve per generator over its temperature sweep (τ = 1
-    circled), the oracle's own point starred; saved to ``path`` when given."""
+    circled), the oracle's own point starred; saved to ``path`` when given. ``quality`` is
+    the x axis: NLL-oracle, or BLEU-4 for real text."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -95,14 +108,14 @@ def plot_frontier(
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
     for name, rows in curves.items():
         rows = sorted(rows, key=lambda row: row["temperature"])
-        xs = [row["nll_oracle"] for row in rows]
+        xs = [row[quality] for row in rows]
         ys = [row["nll_test"] for row in rows]
         (line,) = ax.plot(xs, ys, marker=".", label=name)
         for row in rows:
             if row["temperature"] in (rows[0]["temperature"], 1.0):
                 ax.annotate(
                     f"τ={row['temperature']:g}",
-                    (row["nll_oracle"], row["nll_test"]),
+                    (row[quality], row["nll_test"]),
                     fontsize=7,
                     textcoords="offset points",
                     xytext=(4, 4),
@@ -110,7 +123,7 @@ def plot_frontier(
         ones = [row for row in rows if row["temperature"] == 1.0]
         if ones:
             ax.plot(
-                [ones[0]["nll_oracle"]],
+                [ones[0][quality]],
                 [ones[0]["nll_test"]],
                 "o",
                 mfc="none",
@@ -119,7 +132,11 @@ def plot_frontier(
             )
     if oracle_nll is not None:
         ax.plot([oracle_nll], [oracle_nll], "k*", ms=10, label="oracle")
-    ax.set_xlabel("NLL-oracle (quality, lower is better)")
+    ax.set_xlabel(
+        "NLL-oracle (quality, lower is better)"
+        if quality == "nll_oracle"
+        else f"{quality.upper().replace('BLEU', 'BLEU-')} (quality, higher is better)"
+    )
     ax.set_ylabel("NLL-test (diversity, lower is better)")
     ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -380,13 +380,17 @@ class SeqGANRecipe:
     def temperature_sweep(
         self, n: int, temperatures: tuple[float, ...] = SWEEP_TEMPERATURES
     ) -> list[dict[str, float]]:
-        """NLL-oracle (± SE, ``n`` samples) and NLL-test at each temperature."""
+        """NLL-oracle (± SE, ``n`` samples; with an oracle), NLL-test, and BLEU-4 and
+        Self-BLEU-4 of ``BLEU_HYPOTHESES`` of the samples at each temperature."""
         nll_test = self.nll_test_at(temperatures)
 
         def evaluate(samples: torch.Tensor, tau: float) -> dict[str, float]:
             row = {"nll_test": nll_test[tau]}
             if self.game.oracle is not None:
                 row |= self.nll_oracle(samples)
+            hypotheses = self.game.data.tokens(samples[:BLEU_HYPOTHESES])
+            row["bleu4"] = bleu(hypotheses, self.game.data.references(), n=4)
+            row["self_bleu4"] = self_bleu(hypotheses, n=4)
             return row
 
         return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, temperatures)
@@ -589,30 +593,44 @@ class SeqGANRecipePlugin(Plugin):
             run.logger.say(f"seqgan: step {step:,}  {brief(metrics)}")
 
     def _frontier(self, run: Run, before: dict[str, Any], final: dict[str, Any]) -> dict[str, Any]:
-        """``frontier_gap`` of the final generator against MLE's temperature curve, and
-        ``frontier.png`` (also in TensorBoard); nothing without an oracle or MLE's curve."""
-        recipe = self._recipe(run)
-        if recipe.game.oracle is None or "temperature_sweep" not in before:
+        """Where the final generator lies against MLE's temperature curve, with a figure of
+        each (also in TensorBoard): ``frontier_gap`` in NLL-oracle at equal NLL-test
+        (``frontier.png``, oracle runs) and ``bleu4_gap`` in BLEU-4 (``frontier_bleu.png``,
+        every run; the one frontier real text has). Nothing without MLE's curve."""
+        recipe, say = self._recipe(run), run.logger.say
+        if "temperature_sweep" not in before:
             return {}
-        found = frontier_gap(before["temperature_sweep"], final)
+        mle_curve = before["temperature_sweep"]
         name = GENERATOR_NAMES.get(self.config.estimator, f"{run.agent.name} on D's reward")
-        figure = plot_frontier(
-            {"MLE": before["temperature_sweep"], name: final["temperature_sweep"]},
-            recipe.oracle_nll_of_test(),
-            run.run_dir / "frontier.png",
-        )
-        run.logger.figure("seqgan/frontier", figure)
-        note = "" if found.in_range else " (outside MLE's NLL-test range: nearest end used)"
-        run.logger.say(
-            f"seqgan: frontier gap {found.gap:+.3f} ± {found.se:.3f} nats of NLL-oracle "
-            f"at the same NLL-test (negative: beyond MLE's temperature curve){note}"
-        )
-        return {
-            "frontier_gap": found.gap,
-            "frontier_gap_se": found.se,
-            "frontier_gap_in_range": found.in_range,
-            "frontier": str(run.run_dir / "frontier.png"),
-        }
+        curves = {"MLE": mle_curve, name: final["temperature_sweep"]}
+        result: dict[str, Any] = {}
+        note = " (outside MLE's NLL-test range: nearest end used)"
+        if recipe.game.oracle is not None:
+            found = frontier_gap(mle_curve, final)
+            path = run.run_dir / "frontier.png"
+            figure = plot_frontier(curves, recipe.oracle_nll_of_test(), path)
+            run.logger.figure("seqgan/frontier", figure)
+            say(
+                f"seqgan: frontier gap {found.gap:+.3f} ± {found.se:.3f} nats of NLL-oracle "
+                f"at the same NLL-test (negative: beyond MLE's temperature curve)"
+                + ("" if found.in_range else note)
+            )
+            result |= {"frontier_gap": found.gap, "frontier_gap_se": found.se,
+                       "frontier_gap_in_range": found.in_range, "frontier": str(path)}  # fmt: skip
+        if all("bleu4" in row for row in mle_curve) and "bleu4" in final:
+            found = frontier_gap(mle_curve, final, quality="bleu4")
+            path = run.run_dir / "frontier_bleu.png"
+            title = "SeqGAN-v0: BLEU-4 against diversity"
+            run.logger.figure(
+                "seqgan/frontier_bleu", plot_frontier(curves, None, path, title, "bleu4")
+            )
+            say(
+                f"seqgan: BLEU-4 gap {found.gap:+.4f} at the same NLL-test (positive: beyond "
+                "MLE's temperature curve)" + ("" if found.in_range else note)
+            )
+            result |= {"bleu4_gap": found.gap, "bleu4_gap_in_range": found.in_range,
+                       "frontier_bleu": str(path)}  # fmt: skip
+        return result
 
     def evaluate(self, run: Run) -> dict[str, Any]:
         """A generator is judged by its samples, under the discriminator it trained against:
