@@ -181,9 +181,11 @@ def plan_run(settings: TrainSettings, extra_plugins: Sequence[Plugin] = ()) -> P
             f"normalize_obs standardises vector observations (a float Box), and {env}'s are "
             f"{observation_space}; drop --hp normalize_obs=true"
         )
-    if total_steps < (0 if request.pretrain else 1):
+    pretrains = request.pretrain is not None or request.resolved.get("recipe") is not None
+    if total_steps < (0 if pretrains else 1):
         raise UserError(
-            f"--total-steps must be positive, got {total_steps} (0 is allowed with --pretrain)"
+            f"--total-steps must be positive, got {total_steps} (0 is allowed with --pretrain, "
+            "or with an env's recipe: SeqGAN-v0's MLE alone)"
         )
     if settings.eval_episodes < 0 or settings.checkpoint_every < 0:
         raise UserError("--eval-episodes and --checkpoint-every must be >= 0")

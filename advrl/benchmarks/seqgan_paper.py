@@ -28,7 +28,6 @@ its evaluation samples in ``samples_NAME.txt.gz`` (one sequence of token ids a l
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from advrl.core.checkpoint import write_json_atomic
 from advrl.core.seeding import seed_everything
 from advrl.envs.seqgan import SeqGANConfig, SequenceGame
 from advrl.gan.frontier import frontier_gap, plot_frontier
-from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig
+from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig, write_samples
 from advrl.presets import find_preset
 
 PAPER_FIGURES = {"mle_paper": 9.038, "seqgan": 8.736}
@@ -353,8 +352,7 @@ def evaluate_generator(
     """One generator's metrics at ``temperature``, its sweep (``sweep`` when it is known
     already), and its samples written."""
     samples = recipe.sample(schedule.eval_samples, temperature)
-    with gzip.open(samples_path, "wt") as f:
-        f.writelines(" ".join(map(str, row)) + "\n" for row in samples.tolist())
+    write_samples(samples_path, samples)
     if sweep is None:  # after the samples, in the order the committed results were drawn in
         sweep = recipe.temperature_sweep(schedule.eval_samples, schedule.sweep)
     known = [row["nll_test"] for row in sweep if row["temperature"] == temperature]

@@ -15,6 +15,7 @@ and a few samples as text. ``SeqGANRecipePlugin`` runs all of it inside ``advrl.
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -345,13 +346,19 @@ class SeqGANRecipe:
             raise ValueError("NLL-oracle needs a game with an oracle, not a text dataset")
         return self.game.oracle
 
-    def evaluate(self, n_samples: int | None = None, sweep: bool = False) -> dict[str, Any]:
-        """Generation metrics of the agent's policy now; see the module docstring."""
+    def evaluate(
+        self, n_samples: int | None = None, sweep: bool = False, samples_path: Path | None = None
+    ) -> dict[str, Any]:
+        """Generation metrics of the agent's policy now; see the module docstring. The samples
+        they are measured on go to ``samples_path`` when given (``write_samples``)."""
         start = time.perf_counter()
         n = n_samples or self.config.eval_samples
         curve = self.temperature_sweep(min(n, 2000)) if sweep else None
         at_one = [row["nll_test"] for row in curve or () if row["temperature"] == 1.0]
-        metrics = self.metrics_of(self.sample(n), nll_test=at_one[0] if at_one else None)
+        samples = self.sample(n)
+        if samples_path is not None:
+            write_samples(samples_path, samples)
+        metrics = self.metrics_of(samples, nll_test=at_one[0] if at_one else None)
         if curve is not None:
             metrics["temperature_sweep"] = curve
         metrics["eval_seconds"] = time.perf_counter() - start
@@ -394,6 +401,20 @@ class SeqGANRecipe:
             return row
 
         return temperature_sweep(lambda tau: self.sample(n, tau), evaluate, temperatures)
+
+
+def write_samples(path: Path, samples: torch.Tensor) -> Path:
+    """Token ids (N, T) to a gzipped text file, one sequence a line, so that anyone can
+    recompute a reported figure (NLL-oracle, BLEU) from the very samples behind it."""
+    with gzip.open(path, "wt") as file:
+        file.writelines(" ".join(map(str, row)) + "\n" for row in samples.tolist())
+    return path
+
+
+def read_samples(path: Path) -> torch.Tensor:
+    """``write_samples``'s file back as token ids (N, T)."""
+    with gzip.open(path, "rt") as file:
+        return torch.tensor([[int(t) for t in line.split()] for line in file if line.strip()])
 
 
 def seqgan_game(run: Run) -> SequenceGame:
@@ -636,7 +657,7 @@ class SeqGANRecipePlugin(Plugin):
         """A generator is judged by its samples, under the discriminator it trained against:
         the final metrics with MLE's beside them; generator.pt and discriminator.pt saved."""
         recipe = self._recipe(run)
-        final = recipe.evaluate(sweep=True)
+        final = recipe.evaluate(sweep=True, samples_path=run.run_dir / "samples.txt.gz")
         self._log(run, final, run.logger.global_step)
         run.logger.say(f"seqgan: after adversarial training  {brief(final)}")
         save_tensors_atomic(run.run_dir / "generator.pt", recipe.policy.state_dict())
@@ -659,6 +680,7 @@ class SeqGANRecipePlugin(Plugin):
             "density_ratio_ceiling": self.mle.get("density_ratio_ceiling") or None,
             "kl_coef_final": getattr(getattr(run.agent, "kl_anchor", None), "coef", None),
             "samples": final["samples"],
+            "samples_file": str(run.run_dir / "samples.txt.gz"),
             "seqgan": {
                 **self.mle,
                 "after_adversarial": final,

@@ -198,6 +198,7 @@ class SweepSettings:
 
 
 VARIANT_FIELDS = (
+    "algo",
     "seed",
     "total_steps",
     "reward",
@@ -207,10 +208,11 @@ VARIANT_FIELDS = (
     "pretrain_kwargs",
     "hp",
     "env_kwargs",
+    "recipe_kwargs",
 )
-"""The ``TrainSettings`` fields a variant may set; its ``hp`` and ``env_kwargs`` go over the
-sweep's, the others replace them (a ``seed`` replaces the grid's: one run per variant and
-seed of the grid, all with the variant's seed)."""
+"""The ``TrainSettings`` fields a variant may set; its ``hp``, ``env_kwargs`` and
+``recipe_kwargs`` go over the sweep's, the others replace them (a ``seed`` replaces the
+grid's: one run per variant and seed of the grid, all with the variant's seed)."""
 
 
 def default_mode(metric: str) -> str:
@@ -325,7 +327,7 @@ def _train_settings(
     if variant is None:
         return train_settings
     fields: dict[str, Any] = dict(settings.variants[variant])
-    for group in ("hp", "env_kwargs"):
+    for group in ("hp", "env_kwargs", "recipe_kwargs"):
         given = {k: str(v) for k, v in fields.pop(group, {}).items()}
         fields[group] = {**getattr(train_settings, group), **given}
     if fields.get("demos") is not None:
