@@ -80,7 +80,141 @@ class RunningNorm:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
 
 
-class RewardModel:
+class LearnedReward:
+    """What every learned reward shares: a discriminator module and its optimiser, optional
+    running statistics of float inputs, scoring in eval mode without gradients, and a state
+    that resumes it.
+
+    ``RewardModel`` trains its discriminator with a GAN loss; ``advrl.gan.energy.EnergyModel``
+    with an energy (EBGAN, BEGAN, the loss-sensitive GAN). Each says how it trains
+    (``update``, ``generator_loss``) and how its raw outputs read as scores, higher = more
+    real (``_score``), and picks ``reward_mode`` from its own reward readings.
+    """
+
+    def __init__(
+        self,
+        discriminator: nn.Module,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        normalize_inputs: bool = False,
+        optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
+    ) -> None:
+        self.discriminator = discriminator
+        self.normalizer = RunningNorm() if normalize_inputs else None
+        params = list(discriminator.parameters())
+        self.optimizer = (
+            optimizer(params)
+            if optimizer is not None
+            else torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        )
+        self.updates = 0
+        self.reward_mode = "raw"
+        self._to_reward: Callable[[torch.Tensor], torch.Tensor] = CRITIC_REWARDS["raw"]
+
+    @property
+    def device(self) -> torch.device:
+        param = next(self.discriminator.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+
+    def _pick_reward(
+        self, reward: str, modes: dict[str, Callable[[torch.Tensor], torch.Tensor]], what: str
+    ) -> None:
+        """Set ``reward_mode`` to ``reward`` (``default``: the first of ``modes``)."""
+        mode = next(iter(modes)) if reward == "default" else reward
+        if mode not in modes:
+            raise UserError(
+                f"reward {reward!r} does not exist for {what}{did_you_mean(reward, modes)}; "
+                f"choose one of default, {', '.join(modes)}"
+            )
+        self.reward_mode, self._to_reward = mode, modes[mode]
+
+    def _observe(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both batches on the model's device, the input statistics updated with them."""
+        real, fake = real.to(self.device), fake.to(self.device)
+        if self.normalizer is not None:
+            self._check_float(real, "normalize_inputs")
+            self.normalizer.update(torch.cat([real, fake]))
+        return real, fake
+
+    def _step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on ``loss``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.updates += 1
+
+    # --- scoring ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores (B,) in eval mode, higher = more real: logits, critic values, least-squares
+        scores, or minus an energy."""
+        with self._eval_mode():
+            return self._score(x.to(self.device))
+
+    def reward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reward (B,) of each sample, read as ``reward_mode`` (eval mode, no grad)."""
+        return self._to_reward(self.scores(x))
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalizer is not None:
+            x = self.normalizer.normalize(x)
+        out = self.discriminator(x)
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out.squeeze(1)
+        if out.ndim != 1:
+            raise ValueError(
+                f"the discriminator must return one output per sample, (B,) or (B, 1); "
+                f"got shape {tuple(out.shape)}"
+            )
+        return out
+
+    @contextmanager
+    def _eval_mode(self):
+        was_training = self.discriminator.training
+        if not was_training:  # already there: no walk over the modules (per-step rewards)
+            yield
+            return
+        self.discriminator.eval()
+        try:
+            yield
+        finally:
+            self.discriminator.train(was_training)
+
+    @staticmethod
+    def _check_float(x: torch.Tensor, what: str) -> None:
+        if not x.is_floating_point():
+            raise UserError(f"{what} standardises float inputs; got {x.dtype} (token ids?)")
+
+    # --- persistence --------------------------------------------------------------------
+
+    def _base_state(self) -> dict[str, Any]:
+        return {
+            "updates": self.updates,
+            "discriminator": self.discriminator.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "normalizer": None if self.normalizer is None else self.normalizer.state_dict(),
+        }
+
+    def _load_base_state(self, state: dict[str, Any]) -> None:
+        self.discriminator.load_state_dict(state["discriminator"])
+        # A copy again, so that one snapshot loaded twice does not tie two optimisers.
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        if (state["normalizer"] is None) != (self.normalizer is None):
+            raise UserError(
+                "normalize_inputs differs between the saved reward model and this one; build "
+                f"it with normalize_inputs={state['normalizer'] is not None}"
+            )
+        if self.normalizer is not None:
+            self.normalizer.load_state_dict(state["normalizer"])
+        self.updates = state["updates"]
+
+
+class RewardModel(LearnedReward):
     """A discriminator trained with a GAN loss, read as a reward.
 
     Args:
@@ -115,7 +249,7 @@ class RewardModel:
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
         label_smoothing: float = 0.0,
     ) -> None:
-        self.discriminator = discriminator
+        super().__init__(discriminator, lr, betas, weight_decay, normalize_inputs, optimizer)
         self.loss: GANLoss = get_loss(loss)
         if label_smoothing and not self.loss.is_bce:
             raise UserError(
@@ -126,31 +260,11 @@ class RewardModel:
             raise UserError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
         self.label_smoothing = label_smoothing
         modes = BCE_REWARDS if self.loss.is_bce else CRITIC_REWARDS
-        mode = next(iter(modes)) if reward == "default" else reward
-        if mode not in modes:
-            raise UserError(
-                f"reward {reward!r} does not exist for the {loss} loss"
-                f"{did_you_mean(reward, modes)}; choose one of default, {', '.join(modes)}"
-            )
-        self.reward_mode = mode
-        self._to_reward = modes[mode]
+        self._pick_reward(reward, modes, f"the {loss} loss")
         self.gp_weight = (
             self.loss.gradient_penalty if gradient_penalty is None else gradient_penalty
         )
         self.clip = self.loss.clip if clip is None else clip
-        self.normalizer = RunningNorm() if normalize_inputs else None
-        params = list(discriminator.parameters())
-        self.optimizer = (
-            optimizer(params)
-            if optimizer is not None
-            else torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
-        )
-        self.updates = 0
-
-    @property
-    def device(self) -> torch.device:
-        param = next(self.discriminator.parameters(), None)
-        return param.device if param is not None else torch.device("cpu")
 
     # --- training -----------------------------------------------------------------------
 
@@ -165,10 +279,7 @@ class RewardModel:
         ``gradient_penalty``. Scores and accuracies come from this step's own training-mode
         forward pass (dropout on), before the step.
         """
-        real, fake = real.to(self.device), fake.to(self.device)
-        if self.normalizer is not None:
-            self._check_float(real, "normalize_inputs")
-            self.normalizer.update(torch.cat([real, fake]))
+        real, fake = self._observe(real, fake)
         self.discriminator.train()
         real_out, fake_out = self._forward(real), self._forward(fake)
         loss = self.loss.discriminator(real_out, fake_out)
@@ -183,12 +294,9 @@ class RewardModel:
             penalty = gradient_penalty(self._forward, real_gp, fake_gp, weight=self.gp_weight)
             loss = loss + penalty
             metrics["gradient_penalty"] = penalty.item()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self._step(loss)
         if self.clip is not None:
             clip_weights(self.discriminator, self.clip)
-        self.updates += 1
         return {
             "loss": loss.item(),
             **metrics,
@@ -235,16 +343,6 @@ class RewardModel:
 
     # --- scoring ------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw discriminator outputs (B,) in eval mode: logits, critic values or LS scores."""
-        with self._eval_mode():
-            return self._forward(x.to(self.device))
-
-    def reward(self, x: torch.Tensor) -> torch.Tensor:
-        """The reward (B,) of each sample, read as ``reward_mode`` (eval mode, no grad)."""
-        return self._to_reward(self.scores(x))
-
     def prob_real(self, x: torch.Tensor) -> torch.Tensor:
         """D(x) = P(real | x) (B,), for the cross-entropy losses only."""
         if not self.loss.is_bce:
@@ -255,31 +353,6 @@ class RewardModel:
         return torch.sigmoid(self.scores(x))
 
     # --- internals ----------------------------------------------------------------------
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.normalizer is not None:
-            x = self.normalizer.normalize(x)
-        out = self.discriminator(x)
-        if out.ndim == 2 and out.shape[1] == 1:
-            out = out.squeeze(1)
-        if out.ndim != 1:
-            raise ValueError(
-                f"the discriminator must return one output per sample, (B,) or (B, 1); "
-                f"got shape {tuple(out.shape)}"
-            )
-        return out
-
-    @contextmanager
-    def _eval_mode(self):
-        was_training = self.discriminator.training
-        if not was_training:  # already there: no walk over the modules (per-step rewards)
-            yield
-            return
-        self.discriminator.eval()
-        try:
-            yield
-        finally:
-            self.discriminator.train(was_training)
 
     def _interpolable(self, x: torch.Tensor) -> torch.Tensor:
         """Float inputs as they are; token ids as one-hot (B, ..., V) for the penalty."""
@@ -294,11 +367,6 @@ class RewardModel:
             )
         return F.one_hot(x.long(), vocab).float()
 
-    @staticmethod
-    def _check_float(x: torch.Tensor, what: str) -> None:
-        if not x.is_floating_point():
-            raise UserError(f"{what} standardises float inputs; got {x.dtype} (token ids?)")
-
     # --- persistence --------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -309,14 +377,7 @@ class RewardModel:
         it is loaded into), and drift as either trains.
         """
         return copy.deepcopy(
-            {
-                "loss": self.loss.name,
-                "reward": self.reward_mode,
-                "updates": self.updates,
-                "discriminator": self.discriminator.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "normalizer": None if self.normalizer is None else self.normalizer.state_dict(),
-            }
+            {"loss": self.loss.name, "reward": self.reward_mode, **self._base_state()}
         )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -327,14 +388,4 @@ class RewardModel:
                 f"loaded into one built with {self.loss.name}; build it with "
                 f"loss={state['loss']!r}"
             )
-        self.discriminator.load_state_dict(state["discriminator"])
-        # A copy again, so that one snapshot loaded twice does not tie two optimisers.
-        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
-        if (state["normalizer"] is None) != (self.normalizer is None):
-            raise UserError(
-                "normalize_inputs differs between the saved reward model and this one; build "
-                f"it with normalize_inputs={state['normalizer'] is not None}"
-            )
-        if self.normalizer is not None:
-            self.normalizer.load_state_dict(state["normalizer"])
-        self.updates = state["updates"]
+        self._load_base_state(state)
