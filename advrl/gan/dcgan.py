@@ -398,7 +398,7 @@ def train_gan(
             for batch, (real_x, real_y) in enumerate(batches, skip + 1):
                 d_metrics.append(steps.discriminator(real_x, real_y))
                 if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
-                    paired = real_x if reward_model.loss.relativistic else None
+                    paired = real_x if reward_model.pairs_with_reals else None
                     g_losses.append(steps.generator_step(batch_size, real_y, paired))
                 if ctrl_c.pressed:
                     steps_so_far = {"d_metrics": d_metrics, "g_losses": g_losses}

@@ -160,10 +160,19 @@ class LearnedReward:
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         return self._forward(x)
 
+    @property
+    def pairs_with_reals(self) -> bool:
+        """Whether ``generator_loss`` needs the paired real batch (a relativistic loss)."""
+        return False
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.normalizer is not None:
             x = self.normalizer.normalize(x)
-        out = self.discriminator(x)
+        return self._per_sample(self.discriminator(x))
+
+    @staticmethod
+    def _per_sample(out: torch.Tensor) -> torch.Tensor:
+        """A module's outputs as one number per sample (B,), from (B,) or (B, 1)."""
         if out.ndim == 2 and out.shape[1] == 1:
             out = out.squeeze(1)
         if out.ndim != 1:
@@ -323,6 +332,10 @@ class RewardModel(LearnedReward):
                 len(real_out) + len(fake_out)
             )
         return metrics
+
+    @property
+    def pairs_with_reals(self) -> bool:
+        return self.loss.relativistic
 
     def generator_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         """The generator side of the loss on ``fake``, differentiable w.r.t. ``fake``.
