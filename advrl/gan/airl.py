@@ -31,7 +31,7 @@ from advrl.core.checkpoint import save_checkpoint
 from advrl.core.errors import UserError
 from advrl.core.modules import flat_size, is_vector_space, mlp
 from advrl.core.normalization import ObservationNormalizer
-from advrl.gan.reward_model import RewardModel
+from advrl.gan.reward_model import BaseRewardModel, RewardModel
 from advrl.gan.transitions import action_features, action_size, feature_size
 
 
@@ -149,7 +149,7 @@ def make_airl_reward_model(
 
 def save_airl_reward_model(
     path: Path,
-    model: RewardModel,
+    model: BaseRewardModel,
     options: dict[str, Any],
     observation_space: spaces.Space,
     action_space: spaces.Space,

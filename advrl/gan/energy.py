@@ -2,7 +2,7 @@
 
 Each gives a sample an energy E(x) >= 0, low for real data, and trains it with its own
 objective instead of a classifier's loss. The score is -E(x), so that higher is more real as
-for every ``LearnedReward``. The default reward is exp(-E(x)), in (0, 1]. It is positive,
+for every reward model. The default reward is exp(-E(x)), in (0, 1]. It is positive,
 like GAIL's -log(1 - D), so an agent never gains by ending an episode early. ``raw`` reads
 -E(x).
 
@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from advrl.core.errors import UserError, did_you_mean
 from advrl.core.modules import mlp
-from advrl.gan.reward_model import LearnedReward
+from advrl.gan.reward_model import BaseRewardModel
 
 ENERGY_KINDS = ("ebgan", "began", "lsgan_ls")
 ENERGY_REWARDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -78,7 +78,7 @@ def pulling_away(codes: torch.Tensor) -> torch.Tensor:
     return (similarity.pow(2).sum() - n) / (n * (n - 1))
 
 
-class EnergyModel(LearnedReward):
+class EnergyModel(BaseRewardModel):
     """An energy-based discriminator (``kind``: ebgan, began or lsgan_ls) behind the learned
     reward API: ``update(real, fake)``, ``generator_loss(fake)``, ``scores`` and ``reward``.
 

@@ -80,7 +80,7 @@ class RunningNorm:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
 
 
-class LearnedReward:
+class BaseRewardModel:
     """What every learned reward shares: a discriminator module and its optimiser, optional
     running statistics of float inputs, scoring in eval mode without gradients, and a state
     that resumes it.
@@ -143,6 +143,21 @@ class LearnedReward:
         loss.backward()
         self.optimizer.step()
         self.updates += 1
+
+    def update(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        """One optimiser step of the discriminator on a real and a fake batch; its metrics."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's side on ``fake``, differentiable w.r.t. ``fake``."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume, as a deep copy."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     # --- scoring ------------------------------------------------------------------------
 
@@ -223,7 +238,7 @@ class LearnedReward:
         self.updates = state["updates"]
 
 
-class RewardModel(LearnedReward):
+class RewardModel(BaseRewardModel):
     """A discriminator trained with a GAN loss, read as a reward.
 
     Args:

@@ -18,9 +18,10 @@ from gymnasium import spaces
 from torch import nn
 
 from advrl.core.checkpoint import load_checkpoint, save_checkpoint
-from advrl.core.errors import UserError
+from advrl.core.errors import UserError, did_you_mean
 from advrl.core.modules import NatureCNN, flat_size, is_image_space, mlp
-from advrl.gan.reward_model import RewardModel
+from advrl.gan.energy import ENERGY_KINDS, EnergyModel, VectorAutoencoder
+from advrl.gan.reward_model import BaseRewardModel, RewardModel
 
 
 def action_features(actions: np.ndarray, action_space: spaces.Space) -> torch.Tensor:
@@ -67,6 +68,11 @@ class ImagePairDiscriminator(nn.Module):
         return self.head(torch.cat([self.cnn(frames), pairs[:, self.obs_dim :]], dim=1))
 
 
+DISCRIMINATORS = ("classifier", *ENERGY_KINDS)
+"""Kinds of transition discriminator: a classifier trained with a GAN loss, or an energy
+model (``advrl.gan.energy``: EBGAN, BEGAN, the loss-sensitive GAN)."""
+
+
 def make_transition_reward_model(
     observation_space: spaces.Space,
     action_space: spaces.Space,
@@ -74,9 +80,30 @@ def make_transition_reward_model(
     loss: str = "non_saturating",
     lr: float = 3e-4,
     reward: str = "default",
-) -> RewardModel:
-    """A transition discriminator in a RewardModel: an MLP over standardised vector
-    observations and the action, or the Nature CNN for image observations."""
+    discriminator: str = "classifier",
+) -> BaseRewardModel:
+    """A transition discriminator: by default an MLP classifier over standardised vector
+    observations and the action (the Nature CNN for image observations) in a RewardModel
+    with ``loss``; or an energy model of ``discriminator``'s kind over the same standardised
+    pairs, an MLP autoencoder (ebgan, began) or an MLP learned loss (lsgan_ls)."""
+    if discriminator != "classifier":
+        if discriminator not in DISCRIMINATORS:
+            raise UserError(
+                f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got "
+                f"{discriminator!r}{did_you_mean(discriminator, DISCRIMINATORS)}"
+            )
+        if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+            raise UserError(
+                f"the {discriminator} discriminator takes vector observations; got "
+                f"{observation_space}: use discriminator=classifier"
+            )
+        features = feature_size(observation_space, action_space)
+        module: nn.Module = (
+            mlp(features, hidden_sizes, 1)
+            if discriminator == "lsgan_ls"
+            else VectorAutoencoder(features, hidden_sizes)
+        )
+        return EnergyModel(module, discriminator, lr=lr, reward=reward, normalize_inputs=True)
     if is_image_space(observation_space):
         action_dim = feature_size(observation_space, action_space) - flat_size(observation_space)
         net: nn.Module = ImagePairDiscriminator(observation_space, action_dim, hidden_sizes)
@@ -92,13 +119,13 @@ def make_transition_reward_model(
     return RewardModel(net, loss=loss, lr=lr, reward=reward, normalize_inputs=normalize)
 
 
-MODEL_OPTIONS = ("hidden_sizes", "loss", "lr", "reward")
+MODEL_OPTIONS = ("hidden_sizes", "loss", "lr", "reward", "discriminator")
 """The options a saved transition reward model is rebuilt from."""
 
 
 def save_transition_reward_model(
     path: Path,
-    model: RewardModel,
+    model: BaseRewardModel,
     options: dict[str, Any],
     observation_space: spaces.Space,
     action_space: spaces.Space,
@@ -117,7 +144,7 @@ def save_transition_reward_model(
 
 def load_transition_reward_model(
     path: str | Path, observation_space: spaces.Space, action_space: spaces.Space
-) -> RewardModel:
+) -> BaseRewardModel:
     """A frozen transition reward model saved by a GAIL run (``reward_model.pt``)."""
     return transition_reward_from_state(
         load_checkpoint(Path(path)), path, observation_space, action_space
@@ -129,7 +156,7 @@ def transition_reward_from_state(
     path: str | Path,
     observation_space: spaces.Space,
     action_space: spaces.Space,
-) -> RewardModel:
+) -> BaseRewardModel:
     """The reward model in a loaded ``reward_model.pt`` of a GAIL run (``path`` names it in
     errors)."""
     if state.get("kind") != "transition":

@@ -1,7 +1,7 @@
 """Adversarial imitation (GAIL, Ho & Ermon 2016; AIRL, Fu et al. 2018) on any Gymnasium env,
 and frozen reward models, as a trainer plug-in that replaces the env's reward.
 
-``LearnedReward`` wraps a vector env: each step's reward becomes a ``RewardModel``'s reward
+``LearnedReward`` wraps a vector env: each step's reward becomes a reward model's reward
 of the (observation, action) pair, with the env's own reward left in the episode statistics
 (``RecordEpisodeStatistics`` sits inside each env) for logging as
 ``charts/true_episodic_return``, never for learning. With expert demonstrations it is GAIL:
@@ -45,7 +45,7 @@ from advrl.gan.airl import (
     save_airl_reward_model,
     transition_features,
 )
-from advrl.gan.reward_model import RewardModel
+from advrl.gan.reward_model import BaseRewardModel
 from advrl.gan.transitions import (
     feature_size,
     make_transition_reward_model,
@@ -71,9 +71,13 @@ class GAILConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden widths of the discriminator MLP."""
     loss: str = "non_saturating"
-    """A GAN loss from advrl.gan.GAN_LOSSES."""
+    """A GAN loss from advrl.gan.GAN_LOSSES (for the classifier discriminator)."""
     reward: str = "default"
-    """How the reward reads the discriminator (default: -log(1 - D) for BCE losses)."""
+    """How the reward reads the discriminator (default: -log(1 - D) for BCE losses,
+    exp(-E) for an energy)."""
+    discriminator: str = "classifier"
+    """classifier (an MLP trained with ``loss``), or an energy model: ebgan, began or
+    lsgan_ls (``advrl.gan.energy``)."""
     agent_history: int = 20_000
     """Past agent pairs kept, a uniform sample of the whole run, as extra negatives: half of
     each fake batch. D then keeps scoring earlier, non-expert behaviour low instead of
@@ -81,10 +85,16 @@ class GAILConfig:
 
     def make_reward_model(
         self, observation_space: gym.Space, action_space: gym.Space
-    ) -> RewardModel:
+    ) -> BaseRewardModel:
         """A fresh transition discriminator with these options."""
         return make_transition_reward_model(
-            observation_space, action_space, self.hidden_sizes, self.loss, self.lr, self.reward
+            observation_space,
+            action_space,
+            self.hidden_sizes,
+            self.loss,
+            self.lr,
+            self.reward,
+            self.discriminator,
         )
 
     saver = staticmethod(save_transition_reward_model)
@@ -93,7 +103,7 @@ class GAILConfig:
     def save_reward_model(
         self,
         path: Path,
-        model: RewardModel,
+        model: BaseRewardModel,
         observation_space: gym.Space,
         action_space: gym.Space,
     ) -> Path:
@@ -129,7 +139,7 @@ class LearnedReward(gym.vector.VectorWrapper):
     def __init__(
         self,
         env: gym.vector.VectorEnv,
-        reward_model: RewardModel,
+        reward_model: BaseRewardModel,
         demos: dict[str, np.ndarray] | None = None,
         config: GAILConfig | None = None,
         seed: int = 0,
@@ -281,7 +291,7 @@ class AIRLConfig(GAILConfig):
 
     def make_reward_model(
         self, observation_space: gym.Space, action_space: gym.Space
-    ) -> RewardModel:
+    ) -> BaseRewardModel:
         """A fresh AIRL discriminator; its discount is the agent's, set when learning starts
         unless ``gamma`` is given."""
         return make_airl_reward_model(
@@ -306,7 +316,7 @@ class AIRLConfig(GAILConfig):
 
 def load_frozen_reward_model(
     path: str | Path, observation_space: gym.Space, action_space: gym.Space
-) -> RewardModel:
+) -> BaseRewardModel:
     """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g."""
     state = load_checkpoint(Path(path))
     if state.get("kind") == "airl":

@@ -134,3 +134,20 @@ def test_bad_kinds_and_modules_are_refused():
     saved = frozen("ebgan").state_dict()
     with pytest.raises(UserError, match="saved as 'ebgan'"):
         frozen("began").load_state_dict(saved)
+
+
+def test_gail_builds_each_energy_discriminator_and_refuses_what_it_cannot_read():
+    from gymnasium import spaces
+
+    from advrl.gan.transitions import make_transition_reward_model
+
+    vector, actions = spaces.Box(-1, 1, (4,)), spaces.Discrete(2)
+    for kind in ("ebgan", "began", "lsgan_ls"):
+        model = make_transition_reward_model(vector, actions, (16,), discriminator=kind)
+        assert isinstance(model, EnergyModel) and model.kind == kind
+        assert model.reward_mode == "exp" and model.normalizer is not None
+    with pytest.raises(UserError, match="discriminator must be one of"):
+        make_transition_reward_model(vector, actions, discriminator="ebgn")
+    frames = spaces.Box(0, 255, (4, 84, 84), dtype="uint8")
+    with pytest.raises(UserError, match="takes vector observations"):
+        make_transition_reward_model(frames, actions, discriminator="began")
