@@ -13,7 +13,32 @@ from pathlib import Path
 from advrl.cli.common import run_main
 from advrl.core.config import field_docs
 from advrl.gan.dcgan import DCGANConfig, GANSettings, planned_epochs, train_gan
+from advrl.gan.family import GAN_NAMES
 from advrl.gan.losses import GAN_LOSSES
+
+FAMILY_OPTIONS = (
+    "aux_weight",
+    "info_codes",
+    "info_continuous",
+    "ebgan_margin",
+    "ebgan_pt_weight",
+    "began_gamma",
+    "began_lambda_k",
+    "ls_weight",
+    "ls_lipschitz",
+)
+"""The variants' own options, each a flag of its name (``--began-gamma``)."""
+
+
+PROGRESS_KEYS = {
+    "frechet_distance": "FD",
+    "label_accuracy": "label accuracy",
+    "code_class_accuracy": "code accuracy",
+    "mi_lower_bound": "MI bound",
+    "k": "k",
+    "m_global": "M_global",
+}
+"""Epoch metrics a progress line shows when a variant has them."""
 
 
 def train_gan_parser() -> argparse.ArgumentParser:
@@ -22,12 +47,14 @@ def train_gan_parser() -> argparse.ArgumentParser:
     defaults = DCGANConfig()
     parser = argparse.ArgumentParser(
         prog="train_gan.py",
-        description="Train a DCGAN on images (by default scikit-learn's 8x8 digits). Writes "
+        description="Train an image GAN (a DCGAN, or with --gan one of its family) on images "
+        "(by default scikit-learn's 8x8 digits). Writes "
         "sample grids (generated-images-0001.png, ...), TensorBoard logs, checkpoints and "
         "summary.json (losses and, for labelled data, class coverage) to the run dir.",
         epilog="examples:\n"
         "  train_gan.py --epochs 30 --seed 1\n"
         "  train_gan.py --conditional --loss hinge\n"
+        "  train_gan.py --gan began --began-gamma 0.7\n"
         "  train_gan.py --data my_images/ --channels 3 --image-size 32\n"
         "  train_gan.py --resume runs/<run>/checkpoints/final.pt --epochs 60",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,6 +92,11 @@ def train_gan_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=defaults.lr, help=docs["lr"])
     parser.add_argument("--d-steps", type=int, default=None, help=docs["d_steps"])
     parser.add_argument("--conditional", action="store_true", help=docs["conditional"])
+    parser.add_argument("--gan", choices=GAN_NAMES, default=defaults.gan, help=docs["gan"])
+    for name in FAMILY_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        kind = type(getattr(defaults, name))
+        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=docs[name])
     parser.add_argument(
         "--sample-every",
         type=int,
@@ -94,6 +126,9 @@ def _progress(epochs: int) -> Callable[[int, dict[str, float]], None]:
         line += f"  g_loss {metrics.get('g_loss', float('nan')):.3f}"
         if "class_coverage" in metrics:
             line += f"  coverage {metrics['class_coverage']}"
+        for key, label in PROGRESS_KEYS.items():
+            if key in metrics:
+                line += f"  {label} {metrics[key]:.3f}"
         print(line, flush=True)
 
     return progress
@@ -116,6 +151,8 @@ def train_gan_main(argv: Sequence[str] | None = None) -> int:
             lr=args.lr,
             d_steps=args.d_steps,
             conditional=args.conditional,
+            gan=args.gan,
+            **{name: getattr(args, name) for name in FAMILY_OPTIONS},
         )
         settings = GANSettings(
             config=config,
@@ -136,6 +173,10 @@ def train_gan_main(argv: Sequence[str] | None = None) -> int:
                 f"class coverage {summary['class_coverage']}/{summary['n_classes']} (untrained "
                 f"{initial}), mean confidence {summary['mean_confidence']:.3f}, classifier "
                 f"accuracy {summary['classifier_accuracy']:.3f}"
+            )
+            print(
+                f"Fréchet distance {summary['frechet_distance']:.1f} in the feature classifier's "
+                f"space (untrained {summary['initial'].get('frechet_distance', float('nan')):.1f})"
             )
         print(f"trained {summary['epochs']} epochs in {summary['wall_time_s']:.1f}s")
         print(f"samples:     {summary['samples'][-1] if summary['samples'] else '-'}")

@@ -25,7 +25,7 @@ import torch
 
 from advrl.core.checkpoint import set_rng_state
 from advrl.core.device import keep_freed_memory, resolve_device
-from advrl.core.errors import UserError
+from advrl.core.errors import UserError, did_you_mean
 from advrl.core.logger import hparams_table
 from advrl.core.runs import (
     CtrlC,
@@ -36,16 +36,13 @@ from advrl.core.runs import (
     resumed_run_dir,
 )
 from advrl.core.seeding import seed_everything
-from advrl.gan.image_networks import Generator, build_networks, generate, with_label_planes
+from advrl.core.stats import mean_metrics
+from advrl.gan.energy import ENERGY_KINDS
+from advrl.gan.family import CONDITIONAL, GAN_NAMES, ImageGAN, build_image_gan
+from advrl.gan.image_networks import generate
 from advrl.gan.images import GRID_COLUMNS, image_grid, load_data, save_grid
 from advrl.gan.losses import get_loss
-from advrl.gan.metrics import (
-    COVERAGE_MIN_FRACTION,
-    ImageClassifier,
-    evaluate_generator,
-    evaluation_inputs,
-)
-from advrl.gan.reward_model import RewardModel
+from advrl.gan.metrics import COVERAGE_MIN_FRACTION, EVAL_SAMPLES, ImageJudges
 
 # --- configuration ------------------------------------------------------------------------
 
@@ -64,7 +61,8 @@ class DCGANConfig:
     """Channels of the generator's first (2x2) feature map, halved at each up-sampling stage
     (at least 16); the discriminator mirrors them."""
     loss: str = "non_saturating"
-    """GAN loss: minimax, non_saturating, wgan, wgan_gp, least_squares or hinge."""
+    """GAN loss: minimax, non_saturating, wgan, wgan_gp, least_squares, hinge or rsgan (not
+    for the energy variants, which train by their own objectives)."""
     lr: float = 2e-4
     """Adam learning rate of both networks."""
     betas: tuple[float, float] | None = None
@@ -72,7 +70,32 @@ class DCGANConfig:
     d_steps: int | None = None
     """Discriminator steps per generator step; None is 5 for wgan and wgan_gp, else 1."""
     conditional: bool = False
-    """Condition both networks on the class label (needs labelled data)."""
+    """Condition both networks on the class label (needs labelled data): ``gan=cgan``."""
+    gan: str = "dcgan"
+    """The variant: dcgan, cgan, acgan, infogan, ebgan, began or lsgan_ls
+    (``advrl.gan.family``)."""
+    aux_weight: float = 1.0
+    """acgan: the weight of the class loss; infogan: λ, the weight of Q's loss."""
+    info_codes: int = 10
+    """infogan: values of the categorical code."""
+    info_continuous: int = 2
+    """infogan: continuous codes, each uniform in [-1, 1]."""
+    ebgan_margin: float = 1.0
+    """ebgan: the margin m of fake energies (per-pixel mean squared error)."""
+    ebgan_pt_weight: float = 0.1
+    """ebgan: the pulling-away term's weight."""
+    began_gamma: float = 0.5
+    """began: γ, the target ratio of fake to real autoencoder losses."""
+    began_lambda_k: float = 0.001
+    """began: the learning rate of the equilibrium variable k_t."""
+    ls_weight: float = 1.0
+    """lsgan_ls: λ, the weight of the margin term."""
+    ls_lipschitz: float = 1.0
+    """lsgan_ls: κ, the weight of the gradient penalty that keeps the loss Lipschitz."""
+
+    def resolved_gan(self) -> str:
+        """The variant; ``conditional`` on a dcgan is a cgan (``--conditional``)."""
+        return "cgan" if self.conditional and self.gan == "dcgan" else self.gan
 
     def resolved_betas(self) -> tuple[float, float]:
         if self.betas is not None:
@@ -96,6 +119,19 @@ class DCGANConfig:
             problems.append(f"d_steps must be >= 1, got {self.d_steps}")
         if self.betas is not None and not all(0 <= b < 1 for b in self.betas):
             problems.append(f"betas must be in [0, 1), got {self.betas}")
+        if self.gan not in GAN_NAMES:
+            problems.append(
+                f"gan must be one of {', '.join(GAN_NAMES)}, got {self.gan!r}"
+                + did_you_mean(self.gan, GAN_NAMES)
+            )
+        elif self.conditional and self.gan not in ("dcgan", "cgan"):
+            problems.append(f"--conditional is the cgan variant; drop it for --gan {self.gan}")
+        if self.gan in ENERGY_KINDS and self.loss != "non_saturating":
+            problems.append(f"--gan {self.gan} trains by its own energy objective; drop --loss")
+        if self.info_codes < 2 or self.info_continuous < 0:
+            problems.append("info_codes must be >= 2 and info_continuous >= 0")
+        if not 0 < self.began_gamma <= 1:
+            problems.append(f"began_gamma must be in (0, 1], got {self.began_gamma}")
         return problems
 
 
@@ -172,64 +208,7 @@ def _plan(settings: GANSettings) -> tuple[GANSettings, dict[str, Any] | None]:
     return resumed, checkpoint
 
 
-# --- the two steps of a batch -------------------------------------------------------------
-
-
-@dataclass
-class _Steps:
-    """A batch's discriminator step and generator step, on fresh latents from ``noise``."""
-
-    generator: Generator
-    reward_model: RewardModel
-    g_optimizer: torch.optim.Optimizer
-    noise: torch.Generator
-    """CPU generator of the latents (reproducible on any device)."""
-    latent_dim: int
-    label_planes: int
-    """Classes appended to the discriminator's input; 0 when unconditional."""
-    device: torch.device
-
-    def state_dict(self) -> dict[str, Any]:
-        """The networks, their optimisers and the latents' RNG, as checkpoints keep them."""
-        return {
-            "generator": self.generator.state_dict(),
-            "generator_optimizer": self.g_optimizer.state_dict(),
-            "reward_model": self.reward_model.state_dict(),
-            "noise_rng": self.noise.get_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.g_optimizer.load_state_dict(state["generator_optimizer"])
-        self.reward_model.load_state_dict(state["reward_model"])
-        self.noise.set_state(state["noise_rng"])
-
-    def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, generator=self.noise).to(self.device)  # (n, L)
-
-    def _d_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return x if y is None else with_label_planes(x, y, self.label_planes)
-
-    def discriminator(self, real_x: torch.Tensor, real_y: torch.Tensor | None) -> dict[str, float]:
-        """One reward-model update: the real batch against as many fakes, with its labels."""
-        with torch.no_grad():
-            fake_x = self.generator(self._z(len(real_x)), real_y)
-        return self.reward_model.update(
-            self._d_input(real_x, real_y), self._d_input(fake_x, real_y)
-        )
-
-    def generator_step(
-        self, n: int, labels: torch.Tensor | None, real_x: torch.Tensor | None = None
-    ) -> float:
-        """One Adam step on the generator's loss for ``n`` fakes, through D as it is now
-        (a relativistic loss pairs them with ``real_x``, n reals with the same labels)."""
-        fake_x = self.generator(self._z(n), labels)
-        real = None if real_x is None else self._d_input(real_x, labels)
-        g_loss = self.reward_model.generator_loss(self._d_input(fake_x, labels), real)
-        self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_optimizer.step()
-        return g_loss.item()
+# --- batches and inputs ------------------------------------------------------------------
 
 
 def _batches(
@@ -247,26 +226,43 @@ def _batches(
         yield images[index], None if labels is None else labels[index]
 
 
-def _epoch_means(d_metrics: list[dict[str, float]], g_losses: list[float]) -> dict[str, float]:
-    """Means over an epoch's steps, the discriminator's ``loss`` renamed ``d_loss``."""
-    means = {key: sum(m[key] for m in d_metrics) / len(d_metrics) for key in d_metrics[0]}
-    if g_losses:
-        means["g_loss"] = sum(g_losses) / len(g_losses)
+def _epoch_means(
+    d_metrics: list[dict[str, float]], g_metrics: list[dict[str, float] | float]
+) -> dict[str, float]:
+    """Means over an epoch's steps, the discriminator's ``loss`` renamed ``d_loss`` (a
+    generator step's metrics are a float, ``g_loss``, in checkpoints written before them)."""
+    means = mean_metrics(d_metrics)
     means["d_loss"] = means.pop("loss")
+    g_rows = [m if isinstance(m, dict) else {"g_loss": m} for m in g_metrics]
+    if g_rows:
+        means |= mean_metrics(g_rows)
     return means
 
 
 def _grid_inputs(
-    latent_dim: int, n_classes: int, conditional: bool, seed: int
+    gan: ImageGAN, n_classes: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Fixed latents of the sample grid: one row per class when conditional, the same latent
-    down each column; otherwise 10 x 10 different latents."""
+    """Fixed latents of the sample grid: one row per class (InfoGAN: per categorical code,
+    continuous codes 0), the same latent down each column; otherwise 10 x 10 latents."""
     gen = torch.Generator().manual_seed(seed + 1)
-    rows = n_classes if conditional else GRID_COLUMNS
-    columns_z = torch.randn(GRID_COLUMNS, latent_dim, generator=gen)  # (10, L)
-    if conditional:
-        return columns_z.repeat(rows, 1), torch.arange(rows).repeat_interleave(GRID_COLUMNS)
-    return torch.randn(rows * GRID_COLUMNS, latent_dim, generator=gen), None
+    rows = n_classes if gan.conditional else gan.info_codes or GRID_COLUMNS
+    columns_z = torch.randn(GRID_COLUMNS, gan.latent_dim, generator=gen)  # (10, L)
+    if gan.conditional or gan.info_codes:
+        z = torch.cat([columns_z, torch.zeros(GRID_COLUMNS, gan.info_continuous)], dim=1)
+        return z.repeat(rows, 1), torch.arange(rows).repeat_interleave(GRID_COLUMNS)
+    return torch.randn(rows * GRID_COLUMNS, gan.latent_dim, generator=gen), None
+
+
+def _evaluation_inputs(
+    gan: ImageGAN, n_classes: int, seed: int, n: int = EVAL_SAMPLES
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Fixed inputs of the evaluation samples: balanced classes when conditional, InfoGAN's
+    codes drawn as in training (balanced categorical values)."""
+    gen = torch.Generator().manual_seed(seed + 2)
+    z = gan.latents(n, None, generator=gen)[0].cpu()  # InfoGAN's continuous codes in it
+    if gan.conditional:
+        return z, torch.arange(n) % n_classes
+    return z, torch.arange(n) % gan.info_codes if gan.info_codes else None
 
 
 # --- training -----------------------------------------------------------------------------
@@ -287,12 +283,13 @@ def train_gan(
     start_time = time.perf_counter()
     keep_freed_memory()
     settings, checkpoint = _plan(settings)
-    config, seed, conditional = settings.config, settings.seed, settings.config.conditional
+    config, seed, variant = settings.config, settings.seed, settings.config.resolved_gan()
     device = resolve_device(settings.device)
     data = load_data(settings.data, settings.channels, settings.image_size)
-    if conditional and data.labels is None:
+    if variant in CONDITIONAL and data.labels is None:
+        flag = "--conditional" if config.conditional else f"--gan {variant}"
         raise UserError(
-            "--conditional needs classes: put each class's images in its own subfolder of --data"
+            f"{flag} needs classes: put each class's images in its own subfolder of --data"
         )
     _, channels, image_size, _ = data.images.shape
     if checkpoint is None:
@@ -311,22 +308,14 @@ def train_gan(
 
     seed_everything(seed)
     n_classes = data.n_classes
-    generator, discriminator = build_networks(config, channels, image_size, n_classes)
-    generator.to(device)
-    discriminator.to(device)
-    betas = config.resolved_betas()
-    g_optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
-    reward_model = RewardModel(discriminator, config.loss, lr=config.lr, betas=betas)
     # Shuffling and latents come from their own generators, so CPU runs are reproducible.
     shuffle_gen = torch.Generator().manual_seed(seed + 3)
     noise_gen = torch.Generator().manual_seed(seed + 4)
-    label_planes = n_classes if conditional else 0
-    steps = _Steps(
-        generator, reward_model, g_optimizer, noise_gen, config.latent_dim, label_planes, device
-    )
-    classifier = ImageClassifier(data, seed) if data.labels is not None else None
-    grid_z, grid_labels = _grid_inputs(config.latent_dim, n_classes, conditional, seed)
-    eval_z, eval_labels = evaluation_inputs(config.latent_dim, n_classes, conditional, seed)
+    steps = build_image_gan(config, channels, image_size, n_classes, device, noise_gen)
+    generator, reward_model = steps.generator, steps.reward_model
+    judges = ImageJudges.of(data, seed) if data.labels is not None else None
+    grid_z, grid_labels = _grid_inputs(steps, n_classes, seed)
+    eval_z, eval_labels = _evaluation_inputs(steps, n_classes, seed)
 
     start_epoch, samples_written = 0, 0
     # Where a run stopped by Ctrl-C mid-epoch stood: batches done of the next epoch, and
@@ -342,7 +331,7 @@ def train_gan(
         history = checkpoint["history"]
 
     images = data.images.to(device)
-    labels = data.labels.to(device) if conditional else None  # type: ignore[union-attr]
+    labels = data.labels.to(device) if steps.conditional else None  # type: ignore[union-attr]
     batch_size = min(config.batch_size, len(images))
     d_steps = config.resolved_d_steps()
     # Epoch E's scalars are logged at step E: a resumed run drops what came after its
@@ -353,9 +342,12 @@ def train_gan(
         writer.add_text("hyperparameters", hparams_table(hparams), 0)
 
     def evaluate_now(epoch: int) -> dict[str, float]:
-        if classifier is None:
+        if judges is None:
             return {}
-        metrics = evaluate_generator(generator, classifier, eval_z, eval_labels)
+        samples = generate(generator, eval_z, eval_labels)
+        classes = eval_labels if steps.conditional else None
+        codes = eval_labels if steps.info_codes else None
+        metrics = judges.evaluate(samples, classes, codes, steps.info_codes)
         for key, value in metrics.items():
             writer.add_scalar(f"eval/{key}", value, epoch)
         return metrics
@@ -393,21 +385,21 @@ def train_gan(
     with CtrlC("batch").catching() as ctrl_c:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             epoch_shuffle = shuffle_gen.get_state()  # before this epoch's shuffle
-            d_metrics, g_losses = partial["d_metrics"], partial["g_losses"]
+            d_metrics, g_metrics = partial["d_metrics"], partial["g_losses"]
             batches = _batches(images, labels, batch_size, shuffle_gen, skip)
             for batch, (real_x, real_y) in enumerate(batches, skip + 1):
                 d_metrics.append(steps.discriminator(real_x, real_y))
                 if reward_model.updates % d_steps == 0:  # counted over the run: epochs may be short
                     paired = real_x if reward_model.pairs_with_reals else None
-                    g_losses.append(steps.generator_step(batch_size, real_y, paired))
+                    g_metrics.append(steps.generator_step(batch_size, real_y, paired))
                 if ctrl_c.pressed:
-                    steps_so_far = {"d_metrics": d_metrics, "g_losses": g_losses}
+                    steps_so_far = {"d_metrics": d_metrics, "g_losses": g_metrics}
                     path = save(f"epoch_{epoch - 1:04d}_batch_{batch:04d}.pt", epoch - 1,
                                 batch, epoch_shuffle, steps_so_far)  # fmt: skip
                     writer.close()
                     exit_interrupted(path, f"epoch {epoch}, batch {batch}")
             skip, partial = 0, _no_steps()
-            epoch_metrics = _epoch_means(d_metrics, g_losses)
+            epoch_metrics = _epoch_means(d_metrics, g_metrics)
             for key, value in epoch_metrics.items():
                 writer.add_scalar(f"gan/{key}", value, epoch)
             if epoch % settings.sample_every == 0 or epoch == config.epochs:
@@ -434,9 +426,10 @@ def train_gan(
         "hyperparameters": dataclasses.asdict(config),
         **final,
     }
-    if classifier is not None:
+    if judges is not None:
         summary |= {
-            "classifier_accuracy": classifier.accuracy,
+            "classifier_accuracy": judges.classifier.accuracy,
+            "feature_classifier_accuracy": judges.features.accuracy,
             "coverage_min_fraction": COVERAGE_MIN_FRACTION,
             "eval_samples": len(eval_z),
             "initial": history.get("initial", {}),

@@ -142,6 +142,47 @@ class Discriminator(nn.Module):
         return self.head(self.features(x).flatten(1)).squeeze(1)  # (B,)
 
 
+class AuxiliaryDiscriminator(Discriminator):
+    """A discriminator with a second head on the same features: AC-GAN's class logits, or
+    InfoGAN's Q network (the codes' statistics). ``forward`` is the real/fake output."""
+
+    def __init__(
+        self, channels: int, image_size: int, base_channels: int, aux_outputs: int
+    ) -> None:
+        super().__init__(channels, image_size, base_channels, 0)
+        self.aux = nn.Linear(self.head.in_features, aux_outputs)
+        self.aux.apply(init_dcgan_weights)
+
+    def auxiliary(self, x: torch.Tensor) -> torch.Tensor:
+        """The second head's outputs (B, aux_outputs)."""
+        return self.aux(self.features(x).flatten(1))
+
+
+class ImageAutoencoder(nn.Module):
+    """EBGAN's and BEGAN's discriminator: the DCGAN discriminator's strided convolutions down
+    to a code, the generator's transposed convolutions (tanh) back up to the image."""
+
+    def __init__(
+        self, channels: int, image_size: int, base_channels: int, code_dim: int = 32
+    ) -> None:
+        super().__init__()
+        body = Discriminator(channels, image_size, base_channels, 0)
+        self.encoder = nn.Sequential(
+            body.features, nn.Flatten(), nn.Linear(body.head.in_features, code_dim)
+        )
+        self.decoder = Generator(code_dim, channels, image_size, base_channels, 0)
+        self.encoder.apply(init_dcgan_weights)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
 def build_networks(
     config: NetworkConfig, channels: int, image_size: int, n_classes: int
 ) -> tuple[Generator, Discriminator]:

@@ -292,16 +292,26 @@ class RewardModel(BaseRewardModel):
 
     # --- training -----------------------------------------------------------------------
 
-    def update(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    def update(
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        auxiliary: Callable[[], torch.Tensor] | None = None,
+    ) -> dict[str, float]:
         """One optimiser step of the discriminator on a real and a fake batch.
 
-        Returns ``loss`` (including any penalty), ``real_score`` / ``fake_score`` (mean raw
-        outputs) and ``score_gap`` (their difference: for WGAN, the critic's estimate of the
-        Wasserstein-1 distance), and where meaningful ``real_prob`` / ``fake_prob`` (BCE
-        losses), ``real_acc`` / ``fake_acc`` / ``accuracy`` (the fraction classified
-        correctly; not for WGAN and WGAN-GP, whose critic has no threshold) and
-        ``gradient_penalty``. Scores and accuracies come from this step's own training-mode
-        forward pass (dropout on), before the step.
+        ``auxiliary()``, when given, is an extra loss of the discriminator's other heads
+        (AC-GAN's class loss, InfoGAN's code loss), computed in the same training mode and
+        added to this step's.
+
+        Returns ``loss`` (including any penalty and auxiliary loss), ``real_score`` /
+        ``fake_score`` (mean raw outputs) and ``score_gap`` (their difference: for WGAN,
+        the critic's estimate of the Wasserstein-1 distance), and where meaningful
+        ``real_prob`` / ``fake_prob`` (BCE losses), ``real_acc`` / ``fake_acc`` /
+        ``accuracy`` (the fraction classified correctly; not for WGAN and WGAN-GP, whose
+        critic has no threshold), ``gradient_penalty`` and ``auxiliary_loss``. Scores and
+        accuracies come from this step's own training-mode forward pass (dropout on),
+        before the step.
         """
         real, fake = self._observe(real, fake)
         self.discriminator.train()
@@ -318,6 +328,10 @@ class RewardModel(BaseRewardModel):
             penalty = gradient_penalty(self._forward, real_gp, fake_gp, weight=self.gp_weight)
             loss = loss + penalty
             metrics["gradient_penalty"] = penalty.item()
+        if auxiliary is not None:
+            extra = auxiliary()
+            loss = loss + extra
+            metrics["auxiliary_loss"] = extra.item()
         self._step(loss)
         if self.clip is not None:
             clip_weights(self.discriminator, self.clip)
