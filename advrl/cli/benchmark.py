@@ -61,6 +61,7 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
                 "imitation-mujoco",
                 "estimators",
                 "seqgan-estimators",
+                "gan-family",
             ]
         ),
         required=True,
@@ -118,6 +119,8 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         return estimators(args)
     if args.suite == "seqgan-estimators":
         return seqgan_estimators(args)
+    if args.suite == "gan-family":
+        return gan_family(args)
     import stable_baselines3
 
     print(f"suite {args.suite}, seeds {args.seeds}, torch threads {torch.get_num_threads()}")
@@ -207,6 +210,19 @@ def seqgan_estimators(args: argparse.Namespace) -> int:
             low, high = agg["iqm_ci95"]
             print(f"{method:14s} frontier gap IQM {agg['iqm']:+.3f} [{low:+.3f}, {high:+.3f}] "
                   f"over {agg['runs']} seeds")  # fmt: skip
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def gan_family(args: argparse.Namespace) -> int:
+    """Every image GAN of the family on the digits over --seeds (about 20 minutes; it resumes:
+    run the same command again)."""
+    from advrl.benchmarks import gan_family as suite
+
+    out = args.out or suite.SUITE
+    runs = suite.RUNS if args.out is None else args.out / "runs"
+    results = suite.run_suite(out, runs, seeds=tuple(args.seeds))
+    print(suite.format_table(results))
     print(f"results: {out / 'results.json'}")
     return 0
 
