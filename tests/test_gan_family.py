@@ -104,3 +104,31 @@ def test_bad_family_options_are_one_line_errors(args, message, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert message in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_auxiliary_losses_by_hand():
+    """AC-GAN: the cross-entropy of the class head; InfoGAN: the categorical code's
+    cross-entropy plus half the squared error of the continuous codes' means, and the bound
+    log K - cross-entropy."""
+    import math
+
+    from torch.nn import functional as F
+
+    from advrl.gan.family import build_image_gan
+
+    for name in ("acgan", "infogan"):
+        config = DCGANConfig(gan=name, base_channels=16, latent_dim=4, info_codes=3)
+        gan = build_image_gan(config, 1, 8, 10, torch.device("cpu"), torch.Generator())
+        images = torch.randn(5, 1, 8, 8)
+        out = gan.reward_model.discriminator.auxiliary(images)
+        if name == "acgan":
+            asked = torch.tensor([0, 1, 2, 3, 9])
+            loss, metrics = gan._auxiliary_loss(images, asked, None)
+            assert loss.item() == pytest.approx(F.cross_entropy(out, asked).item(), rel=1e-6)
+            continue
+        codes, continuous = torch.tensor([0, 1, 2, 0, 1]), torch.rand(5, 2) * 2 - 1
+        loss, metrics = gan._auxiliary_loss(images, codes, continuous)
+        ce = F.cross_entropy(out[:, :3], codes)
+        squared = (out[:, 3:] - continuous).pow(2).sum(1).mean()
+        assert loss.item() == pytest.approx((ce + 0.5 * squared).item(), rel=1e-6)
+        assert metrics["mi_lower_bound"] == pytest.approx(math.log(3) - ce.item(), rel=1e-6)
