@@ -58,6 +58,7 @@ from typing import Any
 
 from advrl.benchmarks import REPO, RESULTS, SHARED_BENCHMARKS
 from advrl.core.checkpoint import write_json_atomic
+from advrl.core.errors import UserError
 from advrl.gan.frontier import efficient_branch, frontier_gap
 from advrl.sweeps.aggregate import aggregate_scores
 from advrl.sweeps.sweep import SweepSettings, load_settings, run_sweep
@@ -241,7 +242,13 @@ def choose(protocol: Protocol, dev: Runs) -> dict[str, dict[str, str]]:
     """Each tuned method's options with the lowest frontier gap on the development seed."""
     chosen = {}
     for method, grid in protocol.dev_grid.items():
-        gaps = [(dev[dev_name(method, o)][0]["frontier_gap"], i) for i, o in enumerate(grid)]
+        names = [dev_name(method, options) for options in grid]
+        gaps = [(dev[name][0]["frontier_gap"], i) for i, name in enumerate(names) if name in dev]
+        if not gaps:
+            raise UserError(
+                f"no development run of {method} finished, so nothing can be chosen; see the "
+                "oracle_dev sweep's trials and run the suite again to retry them"
+            )
         chosen[method] = grid[min(gaps)[1]]
     return chosen
 
