@@ -64,11 +64,11 @@ def with_label_planes(images: torch.Tensor, labels: torch.Tensor, n_classes: int
     return torch.cat([images, planes[:, :, None, None].expand(b, n_classes, h, w)], dim=1)
 
 
-def _up(c_in: int, c_out: int) -> list[nn.Module]:
-    """(B, c_in, S, S) -> (B, c_out, 2S, 2S): transposed conv, batch norm, ReLU."""
+def _up(c_in: int, c_out: int, norm: str = "batch") -> list[nn.Module]:
+    """(B, c_in, S, S) -> (B, c_out, 2S, 2S): transposed conv, batch or layer norm, ReLU."""
     return [
         nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
+        nn.BatchNorm2d(c_out) if norm == "batch" else nn.GroupNorm(1, c_out),
         nn.ReLU(),
     ]
 
@@ -87,7 +87,13 @@ class Generator(nn.Module):
     """z (B, latent_dim) [+ class (B,)] -> images (B, channels, size, size) in [-1, 1]."""
 
     def __init__(
-        self, latent_dim: int, channels: int, image_size: int, base_channels: int, n_classes: int
+        self,
+        latent_dim: int,
+        channels: int,
+        image_size: int,
+        base_channels: int,
+        n_classes: int,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         self.latent_dim, self.n_classes = latent_dim, n_classes
@@ -95,10 +101,10 @@ class Generator(nn.Module):
         # "Project and reshape": (B, latent_dim + K) -> (B, widths[0] * 4), viewed as 2x2.
         self.project = nn.Sequential(
             nn.Linear(latent_dim + n_classes, widths[0] * 4, bias=False),
-            nn.BatchNorm1d(widths[0] * 4),
+            nn.BatchNorm1d(widths[0] * 4) if norm == "batch" else nn.LayerNorm(widths[0] * 4),
             nn.ReLU(),
         )
-        layers = [m for c_in, c_out in itertools.pairwise(widths) for m in _up(c_in, c_out)]
+        layers = [m for c_in, c_out in itertools.pairwise(widths) for m in _up(c_in, c_out, norm)]
         # Last stage: (B, widths[-1], size/2, size/2) -> (B, channels, size, size), tanh.
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, stride=2, padding=1), nn.Tanh()]
         self.upsample = nn.Sequential(*layers)
@@ -160,17 +166,26 @@ class AuxiliaryDiscriminator(Discriminator):
 
 class ImageAutoencoder(nn.Module):
     """EBGAN's and BEGAN's discriminator: the DCGAN discriminator's strided convolutions down
-    to a code, the generator's transposed convolutions (tanh) back up to the image."""
+    to a code, the generator's transposed convolutions (tanh) back up to the image.
+
+    ``norm`` is batch norm by default, as EBGAN's. Layer norm makes each energy a property
+    of one sample alone; on the digits (development seed 11, 30 epochs) it did worse:
+    EBGAN's Fréchet distance 17 against 5, and BEGAN collapsed onto one class."""
 
     def __init__(
-        self, channels: int, image_size: int, base_channels: int, code_dim: int = 32
+        self,
+        channels: int,
+        image_size: int,
+        base_channels: int,
+        code_dim: int = 32,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
-        body = Discriminator(channels, image_size, base_channels, 0)
+        body = Discriminator(channels, image_size, base_channels, 0, norm=norm)
         self.encoder = nn.Sequential(
             body.features, nn.Flatten(), nn.Linear(body.head.in_features, code_dim)
         )
-        self.decoder = Generator(code_dim, channels, image_size, base_channels, 0)
+        self.decoder = Generator(code_dim, channels, image_size, base_channels, 0, norm=norm)
         self.encoder.apply(init_dcgan_weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
