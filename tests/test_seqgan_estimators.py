@@ -120,4 +120,7 @@ def test_a_text_run_draws_its_bleu4_frontier(tmp_path, estimator):
     for row in summary["temperature_sweep"] + summary["temperature_sweep_mle"]:
         assert 0.0 <= row["bleu4"] <= 1.0 and 0.0 <= row["self_bleu4"] <= 1.0
     assert isinstance(summary["bleu4_gap"], float) and "frontier_gap" not in summary
-    assert (tmp_path / "run" / "frontier_bleu.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary["bleu4"] - summary["bleu4_mle_matched"] == pytest.approx(summary["bleu4_gap"])
+    assert 0.0 <= summary["self_bleu4_mle_matched"] <= 1.0
+    for figure in ("frontier_bleu.png", "frontier_self_bleu.png"):
+        assert (tmp_path / "run" / figure).read_bytes()[:4] == b"\x89PNG"

@@ -90,6 +90,13 @@ def _gap(
     return FrontierGap(point[quality] - mle, se, in_range)
 
 
+AXIS_LABELS = {
+    "nll_oracle": "NLL-oracle (quality, lower is better)",
+    "bleu4": "BLEU-4 (quality, higher is better)",
+    "self_bleu4": "Self-BLEU-4 (repetition, lower is more diverse)",
+}
+
+
 def plot_frontier(
     curves: Mapping[str, Sequence[Row]],
     oracle_nll: float | None = None,
@@ -132,11 +139,7 @@ def plot_frontier(
             )
     if oracle_nll is not None:
         ax.plot([oracle_nll], [oracle_nll], "k*", ms=10, label="oracle")
-    ax.set_xlabel(
-        "NLL-oracle (quality, lower is better)"
-        if quality == "nll_oracle"
-        else f"{quality.upper().replace('BLEU', 'BLEU-')} (quality, higher is better)"
-    )
+    ax.set_xlabel(AXIS_LABELS.get(quality, quality))
     ax.set_ylabel("NLL-test (diversity, lower is better)")
     ax.set_title(title)
     ax.grid(alpha=0.3)

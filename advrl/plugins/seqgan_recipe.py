@@ -617,7 +617,8 @@ class SeqGANRecipePlugin(Plugin):
         """Where the final generator lies against MLE's temperature curve, with a figure of
         each (also in TensorBoard): ``frontier_gap`` in NLL-oracle at equal NLL-test
         (``frontier.png``, oracle runs) and ``bleu4_gap`` in BLEU-4 (``frontier_bleu.png``,
-        every run; the one frontier real text has). Nothing without MLE's curve."""
+        every run; the one frontier real text has), with MLE's BLEU-4 and Self-BLEU-4 at the
+        same NLL-test (``frontier_self_bleu.png``). Nothing without MLE's curve."""
         recipe, say = self._recipe(run), run.logger.say
         if "temperature_sweep" not in before:
             return {}
@@ -640,17 +641,26 @@ class SeqGANRecipePlugin(Plugin):
                        "frontier_gap_in_range": found.in_range, "frontier": str(path)}  # fmt: skip
         if all("bleu4" in row for row in mle_curve) and "bleu4" in final:
             found = frontier_gap(mle_curve, final, quality="bleu4")
-            path = run.run_dir / "frontier_bleu.png"
-            title = "SeqGAN-v0: BLEU-4 against diversity"
-            run.logger.figure(
-                "seqgan/frontier_bleu", plot_frontier(curves, None, path, title, "bleu4")
-            )
+            repetition = frontier_gap(mle_curve, final, quality="self_bleu4")
+            for quality, name in (("bleu4", "frontier_bleu"), ("self_bleu4", "frontier_self_bleu")):
+                path = run.run_dir / f"{name}.png"
+                title = f"SeqGAN-v0: {quality.replace('_', '-')} against NLL-test"
+                figure = plot_frontier(curves, None, path, title, quality)
+                run.logger.figure(f"seqgan/{name}", figure)
             say(
                 f"seqgan: BLEU-4 gap {found.gap:+.4f} at the same NLL-test (positive: beyond "
-                "MLE's temperature curve)" + ("" if found.in_range else note)
+                f"MLE's temperature curve); Self-BLEU-4 {final['self_bleu4']:.4f} against "
+                f"MLE's {final['self_bleu4'] - repetition.gap:.4f} there"
+                + ("" if found.in_range else note)
             )
-            result |= {"bleu4_gap": found.gap, "bleu4_gap_in_range": found.in_range,
-                       "frontier_bleu": str(path)}  # fmt: skip
+            result |= {
+                "bleu4_gap": found.gap,
+                "bleu4_gap_in_range": found.in_range,
+                "bleu4_mle_matched": final["bleu4"] - found.gap,
+                "self_bleu4_mle_matched": final["self_bleu4"] - repetition.gap,
+                "frontier_bleu": str(run.run_dir / "frontier_bleu.png"),
+                "frontier_self_bleu": str(run.run_dir / "frontier_self_bleu.png"),
+            }
         return result
 
     def evaluate(self, run: Run) -> dict[str, Any]:
