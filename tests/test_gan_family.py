@@ -36,8 +36,8 @@ def test_every_variant_moves_its_samples_towards_the_digits(tmp_path, name):
 
 
 def test_acgan_generates_the_class_it_is_asked_for(tmp_path):
-    """Its class head teaches the generator the labels: 0.74 accuracy after 3 epochs
-    (measured; the untrained generator's is chance, 0.1)."""
+    """Its class head teaches the generator the labels: the feature classifier finds the
+    asked class in 0.73 of its samples after 3 epochs (measured; untrained: chance, 0.1)."""
     summary, _ = train(tmp_path, "acgan")
     assert summary["label_accuracy"] > 0.5 > summary["initial"]["label_accuracy"]
 

@@ -460,16 +460,19 @@ class ImageJudges:
         codes: torch.Tensor | None = None,
         n_codes: int = 0,
     ) -> dict[str, float]:
-        """``mode_metrics`` of ``samples`` (with ``label_accuracy`` against the ``classes``
-        they were asked for), ``frechet_distance`` to the real images, and for InfoGAN's
-        categorical ``codes`` (``n_codes`` values) ``code_class_accuracy``: how well the code
-        predicts the classifier's class under the best one-to-one assignment."""
-        probs = self.classifier.predict_proba(samples)
-        metrics = mode_metrics(probs, None if classes is None else classes.numpy())
+        """``mode_metrics`` of ``samples`` by the logistic-regression judge,
+        ``frechet_distance`` to the real images in the feature classifier's space, and by
+        that same feature classifier: ``label_accuracy``, its accuracy against the
+        ``classes`` the samples were asked for, and for InfoGAN's categorical ``codes``
+        (``n_codes`` values) ``code_class_accuracy``, how well the code predicts its class
+        under the best one-to-one assignment."""
+        metrics = mode_metrics(self.classifier.predict_proba(samples))
         generated = self.features.features(samples)
         metrics["frechet_distance"] = frechet_distance(self.real_features, generated)
+        predicted = self.features.predict(samples)
+        if classes is not None:
+            metrics["label_accuracy"] = float((predicted == classes.numpy()).mean())
         if codes is not None:
-            predicted = probs.argmax(1)
             metrics["code_class_accuracy"] = assignment_accuracy(
                 codes.numpy(), predicted, n_codes, self.n_classes
             )
