@@ -371,25 +371,30 @@ def _dev_done(protocol: Protocol, dev: Runs) -> bool:
 
 
 def plot_results(task: dict[str, Any], path: Path, quality: str = "nll_oracle") -> None:
-    """Left: each seed's MLE curve and every run's point, ``quality`` against NLL-test; right:
-    each method's gap to its curve (``frontier_gap``, or ``bleu4_gap`` for BLEU-4), every seed
-    a dot, the IQM with its 95% interval."""
+    """Left: each seed's MLE curve and every run's point, ``quality`` against NLL-test; middle:
+    the same around the runs' points; right: each method's gap to its curve
+    (``frontier_gap``, or ``bleu4_gap`` for BLEU-4), every seed a dot, the IQM with its 95%
+    interval."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib import pyplot as plt
 
     score = "frontier_gap" if quality == "nll_oracle" else f"{quality}_gap"
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
-    for i, entry in enumerate(task["mle"]["seeds"].values()):
-        branch = efficient_branch(entry["temperature_sweep"])
-        label = "MLE, each seed's temperatures" if i == 0 else None
-        left.plot([r[quality] for r in branch], [r["nll_test"] for r in branch], color="0.6",
-                  lw=1, label=label)  # fmt: skip
+    figure, (left, zoom, right) = plt.subplots(1, 3, figsize=(15, 4.5), dpi=100)
+    for panel in (left, zoom):
+        for i, entry in enumerate(task["mle"]["seeds"].values()):
+            branch = efficient_branch(entry["temperature_sweep"])
+            label = "MLE, each seed's temperatures" if i == 0 else None
+            panel.plot([r[quality] for r in branch], [r["nll_test"] for r in branch],
+                       ".-", color="0.6", lw=1, label=label)  # fmt: skip
+    points: list[tuple[float, float]] = []
     for k, (method, entry) in enumerate(task["methods"].items()):
         rows, color = list(entry["seeds"].values()), f"C{k}"
-        left.plot([r[quality] for r in rows], [r["nll_test"] for r in rows], "o", color=color,
-                  label=method)  # fmt: skip
+        points += [(r[quality], r["nll_test"]) for r in rows]
+        for panel in (left, zoom):
+            panel.plot([r[quality] for r in rows], [r["nll_test"] for r in rows], "o",
+                       color=color, label=method)  # fmt: skip
         right.plot([k] * len(rows), [r[score] for r in rows], "o", color=color, alpha=0.5)
         if "aggregate" in entry:
             iqm, (low, high) = entry["aggregate"]["iqm"], entry["aggregate"]["iqm_ci95"]
@@ -399,7 +404,17 @@ def plot_results(task: dict[str, Any], path: Path, quality: str = "nll_oracle") 
     left.set_xlabel(f"{quality} (quality, {better} is better)")
     left.set_ylabel("NLL-test (diversity, lower is better)")
     left.legend(fontsize=8)
-    left.grid(alpha=0.3)
+    if points:
+        (x_low, x_high), (y_low, y_high) = (
+            (min(axis), max(axis)) for axis in zip(*points, strict=True)
+        )
+        x_pad, y_pad = max(x_high - x_low, 1e-3) * 0.5, max(y_high - y_low, 1e-3) * 0.5
+        zoom.set_xlim(x_low - x_pad, x_high + x_pad)
+        zoom.set_ylim(y_low - y_pad, y_high + y_pad)
+    zoom.set_xlabel(left.get_xlabel())
+    zoom.set_title("around the runs", fontsize=9)
+    for panel in (left, zoom):
+        panel.grid(alpha=0.3)
     right.axhline(0.0, color="k", lw=0.8)
     right.set_xticks(range(len(task["methods"])), list(task["methods"]))
     beyond = "below" if quality == "nll_oracle" else "above"
