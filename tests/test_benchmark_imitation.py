@@ -3,6 +3,7 @@ method run through a Ray Tune sweep, AIRL's reward transferred, and results.json
 the issue gives, with the headline's checkpoints re-evaluable."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -58,6 +59,55 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     saved = json.loads((out / "results.json").read_text())
     assert saved["envs"]["Hopper-v5"]["runs"] == json.loads(json.dumps(runs))
     assert saved["protocol"]["steps"] == 512
+    # The transfer trained on the committed copy of AIRL's reward.
+    airl = next(run for run in runs if run["method"] == "airl")
+    assert airl["reward_model"] == "checkpoints/airl_s1_reward.pt"
+    assert (out / airl["reward_model"]).exists()
+
+    # A fresh clone has results.json but no sweeps: it runs only what results.json lacks.
+    shutil.rmtree(sweeps)
+    saved["envs"]["Hopper-v5"]["runs"] = [r for r in saved["envs"]["Hopper-v5"]["runs"]
+                                         if r["method"] != "bc"]  # fmt: skip
+    (out / "results.json").write_text(json.dumps(saved))
+    again = suite.run_suite(stages, out, sweeps, total_steps=512, learner_hp=learner)
+    trials = [json.loads(p.read_text()) for p in sweeps.glob("*/tune/*/params.json")]
+    assert [trial["variant"] for trial in trials] == ["bc_s1"]
+    assert not (sweeps / stages[1].name).exists()
+    rerun = {(r["method"], r["seed"]): r for r in again["envs"]["Hopper-v5"]["runs"]}
+    assert sorted(rerun) == sorted((r["method"], r["seed"]) for r in runs)
+    for run in runs:
+        if run["method"] != "bc":
+            assert rerun[(run["method"], run["seed"])] == json.loads(json.dumps(run))
+
+
+def test_a_stage_owes_the_runs_results_json_lacks_and_lost_airl_rewards(tmp_path):
+    """What a fresh clone resumes: every (method, seed) missing from results.json, and a
+    headline AIRL run again if its reward, which the transfer trains on, was not kept."""
+    out = tmp_path / "suite"
+    (out / "checkpoints").mkdir(parents=True)
+    runs = [
+        {"method": method, "demos": demos, "seed": seed, "return": 1.0, "env_steps": 8,
+         "wall_s": 1.0, "checkpoint": None}
+        for demos in (4, 16) for method in suite.METHODS for seed in (1, 2)
+        if (method, seed) != ("bc_gail", 2)
+    ]  # fmt: skip
+    info = {"expert_return": 1000.0, "random_return": 0.0}
+    (out / "results.json").write_text(json.dumps({"envs": {"Hopper-v5": {**info, "runs": runs}}}))
+    suite.reward_model_path(1, out).write_bytes(b"")  # seed 2's was never committed
+    sweeps = tmp_path / "sweeps"
+
+    def owed(stage: suite.Stage) -> dict:
+        return suite.stage_variants(stage, out, sweeps, total_steps=100)
+
+    headline = owed(suite.Stage("Hopper-v5", 4, (1, 2)))
+    assert list(headline) == ["airl_s2", "bc_gail_s2"]
+    assert headline["airl_s2"]["seed"] == 2 and headline["airl_s2"]["reward"] == "airl"
+    assert list(owed(suite.Stage("Hopper-v5", 16, (1, 2)))) == ["bc_gail_s2"]
+    assert owed(suite.Stage("Hopper-v5", 16, (3,))).keys() == {f"{m}_s3" for m in suite.METHODS}
+    transfer = owed(suite.Stage("Hopper-v5", 4, (1, 2), transfer=True))
+    assert list(transfer) == ["airl_transfer_s1"]
+    assert transfer["airl_transfer_s1"]["reward"] == f"model:{suite.reward_model_path(1, out)}"
+    assert transfer["airl_transfer_s1"]["total_steps"] == 50
 
 
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):

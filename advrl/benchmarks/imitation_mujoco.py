@@ -21,13 +21,17 @@ The protocol, fixed before any result was seen:
   GAIL), with the reward's default options (AIRL's agent reward -log(1 - D), chosen on a
   development seed, 11, where the logit taught the agent to fall: ``AIRLConfig.reward``);
   ``airl_transfer`` trains a fresh PPO for half as many steps on the frozen reward g of each
-  AIRL run (``--reward model:PATH``, read as softplus(g)).
+  headline AIRL run (``--reward model:PATH``, read as softplus(g)), from its committed copy
+  ``checkpoints/airl_sSEED_reward.pt``.
 - **Score**: each run's greedy true return over 10 episodes (``advrl.train``'s evaluation,
   seed + 10,000), normalised so that the random policy is 0 and the expert 1; per (method,
   demonstrations) the IQM with rliable's 95% bootstrap interval over seeds.
 - **Runs** go through the sweep machinery (``advrl.sweeps``) on Ray Tune, one sweep per
-  stage (``STAGES``: env, demonstrations, seeds), 1 CPU a trial, two at a time, each
-  resumable; a stage's results join ``results.json`` as soon as it ends.
+  stage (``STAGES``: env, demonstrations, seeds), 1 CPU a trial, two at a time; a stage's
+  results join ``results.json`` as soon as it ends. results.json is the ledger: a stage
+  runs only the (method, seed) pairs it does not hold yet, so the suite resumes on a fresh
+  clone, where the sweeps' folders are gone (within one machine a stopped sweep also
+  resumes, its unfinished trials starting over).
 - **The reference**: the imitation library's GAIL and AIRL on the same demonstrations, steps
   and seeds (``REFERENCE``), by ``imitation_library_mujoco.py`` in the library's own venv
   (``--reference-python``), two at a time, each finished run kept in
@@ -45,6 +49,8 @@ live under ``runs/imitation_mujoco/`` (ignored by git).
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +80,8 @@ DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
 HEADLINE = ("Hopper-v5", 4)
 """The (env, demonstrations) whose every final checkpoint is committed."""
 METHODS = ("bc", "gail", "airl", "bc_gail")
+METHOD_ORDER = {m: i for i, m in enumerate((*METHODS, "airl_transfer"))}
+"""The order of runs in results.json."""
 AIRL_OPTIONS = {"reward": "neg_log_one_minus_d", "state_only": "true"}
 """AIRL's options, written out so that the sweep records them (they are the defaults)."""
 REFERENCE = (("Hopper-v5", 4, (1, 2, 3)),)
@@ -122,14 +130,17 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("Hopper-v5", 4, (1, 2, 3)),
-    Stage("Hopper-v5", 16, (1, 2, 3)),
     Stage("Hopper-v5", 4, (1, 2, 3), transfer=True),
+    Stage("Hopper-v5", 16, (1, 2, 3)),
     Stage("Hopper-v5", 4, (4, 5)),
-    Stage("Hopper-v5", 16, (4, 5)),
     Stage("Hopper-v5", 4, (4, 5), transfer=True),
+    Stage("Hopper-v5", 16, (4, 5)),
     Stage("HalfCheetah-v5", 4, (1, 2, 3)),
 )
-"""In the order they run: the headline first, then more seeds, then HalfCheetah."""
+"""In the order they run: the headline and its reward transfer first, then more
+demonstrations and seeds, then HalfCheetah."""
+LONGEST_FIRST = ("airl", "bc_gail", "gail", "bc")
+"""The order a stage starts its runs in, so that the short ones fill the end."""
 
 
 def expert_path(env: str, suite: Path = SUITE) -> Path:
@@ -138,6 +149,12 @@ def expert_path(env: str, suite: Path = SUITE) -> Path:
 
 def demos_path(env: str, count: int, suite: Path = SUITE) -> Path:
     return suite / f"demos_{env}_{count}.npz"
+
+
+def reward_model_path(seed: int, suite: Path = SUITE) -> Path:
+    """The committed copy of the headline AIRL run's learned reward that its transfer run
+    trains on (a fresh clone has no sweep folders, so the transfer reads this copy)."""
+    return suite / "checkpoints" / f"airl_s{seed}_reward.pt"
 
 
 def evaluation_copy(checkpoint: Path, destination: Path) -> Path:
@@ -201,25 +218,45 @@ def prepare(env: str, suite: Path = SUITE, log: Callable[[str], None] = print) -
 def stage_variants(
     stage: Stage, suite: Path, sweeps: Path, total_steps: int
 ) -> dict[str, dict[str, Any]]:
-    """The sweep variants of a stage: its methods, or one transfer run per AIRL seed."""
+    """The runs a stage still owes, as sweep variants named ``METHOD_sSEED``: each of its
+    (method, seed) pairs not yet in results.json or a sweep folder; for a headline AIRL
+    run, also one whose learned reward was not committed (its transfer needs it). A
+    transfer stage owes one run per seed whose AIRL reward is committed."""
+    done = {(run["method"], run["seed"]) for run in finished_runs(suite, sweeps, stage)}
+    variants: dict[str, dict[str, Any]] = {}
+    if stage.transfer:
+        for seed in stage.seeds:
+            model = reward_model_path(seed, suite)
+            if ("airl_transfer", seed) not in done and model.exists():
+                variants[f"airl_transfer_s{seed}"] = {
+                    "reward": f"model:{model}",
+                    "seed": seed,
+                    "total_steps": int(total_steps * TRANSFER_FRACTION),
+                }
+        return variants
     demos = str(demos_path(stage.env, stage.demos, suite))
-    if not stage.transfer:
-        return {
-            "bc": {"pretrain": "bc", "demos": demos, "total_steps": 0},
-            "gail": {"reward": "gail", "demos": demos},
-            "airl": {"reward": "airl", "demos": demos, "reward_kwargs": AIRL_OPTIONS},
-            "bc_gail": {"pretrain": "bc", "reward": "gail", "demos": demos},
-        }
-    variants = {}
-    for run in collect_runs(sweeps, stage.env, stage.demos):
-        if run["method"] == "airl" and run["seed"] in stage.seeds:
-            model = Path(run["run_dir"]) / "reward_model.pt"
-            variants[f"airl_transfer_s{run['seed']}"] = {
-                "reward": f"model:{model}",
-                "seed": run["seed"],
-                "total_steps": int(total_steps * TRANSFER_FRACTION),
-            }
+    fields: dict[str, dict[str, Any]] = {
+        "bc": {"pretrain": "bc", "demos": demos, "total_steps": 0},
+        "gail": {"reward": "gail", "demos": demos},
+        "airl": {"reward": "airl", "demos": demos, "reward_kwargs": AIRL_OPTIONS},
+        "bc_gail": {"pretrain": "bc", "reward": "gail", "demos": demos},
+    }
+    keeps_reward = (stage.env, stage.demos) == HEADLINE
+    for method in LONGEST_FIRST:
+        for seed in stage.seeds:
+            lost = method == "airl" and keeps_reward and not reward_model_path(seed, suite).exists()
+            if (method, seed) not in done or lost:
+                variants[f"{method}_s{seed}"] = {**fields[method], "seed": seed}
     return variants
+
+
+def finished_runs(suite: Path, sweeps: Path, stage: Stage) -> list[dict[str, Any]]:
+    """The stage's runs finished so far: committed in results.json, or in its sweeps."""
+    return [
+        run
+        for run in merged_runs(suite, sweeps, stage.env, stage.demos)
+        if run["seed"] in stage.seeds and (run["method"] == "airl_transfer") == stage.transfer
+    ]
 
 
 def run_stage(
@@ -237,7 +274,7 @@ def run_stage(
         return run_sweep(load_settings(out), resume=True)
     variants = stage_variants(stage, suite, sweeps, total_steps)
     if not variants:
-        return None  # a transfer stage before its AIRL runs
+        return None  # all done (committed), or a transfer stage before its AIRL runs
     settings = SweepSettings(
         env=stage.env,
         algo="ppo",
@@ -245,7 +282,7 @@ def run_stage(
         total_steps=total_steps,
         hp=dict(LEARNERS[stage.env] if learner_hp is None else learner_hp),
         eval_episodes=10,
-        seeds=1 if stage.transfer else len(stage.seeds),
+        seeds=1,  # each variant names its seed
         seed=stage.seeds[0],
         cpus_per_trial=1.0,
         max_concurrent=2,
@@ -266,7 +303,7 @@ def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
             continue  # not finished (yet)
         summary = json.loads((run_dir / "summary.json").read_text())
         variant = json.loads(params_path.read_text())["variant"]
-        method = "airl_transfer" if variant.startswith("airl_transfer") else variant
+        method = re.sub(r"_s\d+$", "", variant)  # METHOD_sSEED (or METHOD)
         runs.append(
             {
                 "method": method,
@@ -281,6 +318,35 @@ def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
             }
         )
     return runs
+
+
+def committed_runs(suite: Path, env: str, demos: int) -> list[dict[str, Any]]:
+    """The runs of ``env`` with ``demos`` trajectories already in the suite's results.json,
+    with their curves: what a fresh clone resumes from, since sweep folders are not
+    committed. The imitation library's runs come from their journal instead."""
+    path = suite / "results.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())["envs"].get(env)
+    curves_path = suite / f"curves_{env}.json"
+    curves = json.loads(curves_path.read_text()) if curves_path.exists() else {}
+    runs = []
+    for run in data["runs"] if data else []:
+        if run["demos"] != demos or "reference" in run:
+            continue
+        name = f"{run['method']} {run['demos']} seed {run['seed']}"
+        kept = {k: v for k, v in run.items() if k != "normalised"}
+        runs.append(kept | {"run_dir": None, "curve": curves.get(name, [])})
+    return runs
+
+
+def merged_runs(suite: Path, sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
+    """Every finished run of ``env`` with ``demos`` trajectories, one per (method, seed):
+    the committed ones, replaced by a sweep's where a run was done again."""
+    runs = {(r["method"], r["seed"]): r for r in committed_runs(suite, env, demos)}
+    for run in collect_runs(sweeps, env, demos):
+        runs[(run["method"], run["seed"])] = run
+    return sorted(runs.values(), key=lambda r: (METHOD_ORDER.get(r["method"], 9), r["seed"]))
 
 
 def _reported_curve(results: Path) -> list[list[float]]:
@@ -363,7 +429,7 @@ def write_results(
         if not info_path.exists():
             continue
         info = json.loads(info_path.read_text())
-        runs = [run for count in counts for run in collect_runs(sweeps, env, count)]
+        runs = [run for count in counts for run in merged_runs(suite, sweeps, env, count)]
         for entry in read_reference(suite):
             if entry["env"] == env and entry["env_steps"] >= total_steps:
                 runs.append(
@@ -373,13 +439,18 @@ def write_results(
                 )
         for run in runs:
             run["normalised"] = normalised(run["return"], info)
-            if (env, run["demos"]) == HEADLINE and run["run_dir"] is not None:
-                copy = suite / "checkpoints" / f"{run['method']}_s{run['seed']}.pt"
-                if not copy.exists():
-                    evaluation_copy(Path(run["checkpoint"]), copy)
-                run["checkpoint"] = str(copy.relative_to(suite))
-            else:
-                run["checkpoint"] = None  # in the run folders (or the library's), not committed
+            if run["run_dir"] is None:
+                continue  # committed (its files too), or the library's
+            if (env, run["demos"]) != HEADLINE:
+                run["checkpoint"] = None  # in the run folders, not committed
+                continue
+            copy = suite / "checkpoints" / f"{run['method']}_s{run['seed']}.pt"
+            evaluation_copy(Path(run["checkpoint"]), copy)
+            run["checkpoint"] = str(copy.relative_to(suite))
+            if run["method"] == "airl":
+                reward = reward_model_path(run["seed"], suite)
+                shutil.copyfile(Path(run["run_dir"]) / "reward_model.pt", reward)
+                run["reward_model"] = str(reward.relative_to(suite))
         groups: dict[str, list[float]] = {}
         for run in runs:
             groups.setdefault(f"{run['method']} {run['demos']}", []).append(run["normalised"])
