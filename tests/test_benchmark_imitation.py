@@ -59,6 +59,9 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     saved = json.loads((out / "results.json").read_text())
     assert saved["envs"]["Hopper-v5"]["runs"] == json.loads(json.dumps(runs))
     assert saved["protocol"]["steps"] == 512
+    assert hopper["cost"]["env_steps"] == sum(run["env_steps"] for run in runs)
+    assert hopper["cost"]["cpu_hours"] == pytest.approx(sum(r["wall_s"] for r in runs) / 3600)
+    assert saved["cost"] == hopper["cost"]
     # The transfer trained on the committed copy of AIRL's reward.
     airl = next(run for run in runs if run["method"] == "airl")
     assert airl["reward_model"] == "checkpoints/airl_s1_reward.pt"
@@ -137,3 +140,4 @@ def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_
     runs = results["envs"]["Hopper-v5"]["runs"]
     assert {r["method"] for r in runs} == {"imitation_gail", "imitation_airl"}
     assert all(r["normalised"] == pytest.approx(0.1) and r["checkpoint"] is None for r in runs)
+    assert results["cost"] == {"env_steps": 0, "cpu_hours": 0.0}  # advrl's runs only

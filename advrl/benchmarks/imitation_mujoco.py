@@ -459,6 +459,7 @@ def write_results(
             **info,
             "runs": [{k: v for k, v in r.items() if k not in ("curve", "run_dir")} for r in runs],
             "aggregates": aggregates,
+            "cost": run_cost([run for run in runs if "reference" not in run]),
         }
         curves = {
             f"{run['method']} {run['demos']} seed {run['seed']}": run["curve"] for run in runs
@@ -474,10 +475,23 @@ def write_results(
             "eval_seed": f"seed + {EVAL_SEED}",
         },
         "envs": envs,
+        "cost": {
+            key: sum(env["cost"][key] for env in envs.values())
+            for key in ("env_steps", "cpu_hours")
+        },
     }
     write_json_atomic(suite / "results.json", results)
     plot_results(results, suite)
     return results
+
+
+def run_cost(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """What advrl's runs took: env steps, and CPU hours (each trial holds one CPU for its
+    wall time)."""
+    return {
+        "env_steps": sum(int(run["env_steps"]) for run in runs),
+        "cpu_hours": sum(float(run["wall_s"]) for run in runs) / 3600,
+    }
 
 
 def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
