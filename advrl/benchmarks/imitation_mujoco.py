@@ -346,7 +346,7 @@ def merged_runs(suite: Path, sweeps: Path, env: str, demos: int) -> list[dict[st
     runs = {(r["method"], r["seed"]): r for r in committed_runs(suite, env, demos)}
     for run in collect_runs(sweeps, env, demos):
         runs[(run["method"], run["seed"])] = run
-    return sorted(runs.values(), key=lambda r: (METHOD_ORDER.get(r["method"], 9), r["seed"]))
+    return sorted(runs.values(), key=lambda r: (METHOD_ORDER[r["method"]], r["seed"]))
 
 
 def _reported_curve(results: Path) -> list[list[float]]:
