@@ -23,10 +23,11 @@ run: venv
 
 # Two pytest-xdist workers, one torch thread each (tests/conftest.py): CI's two cores.
 # --dist loadgroup keeps the Ray tests (xdist_group "ray") in one worker, one at a time.
+# --durations=20 prints the slowest tests, so a CI log shows where its minutes went.
 PYTEST_WORKERS ?= 2
 
 test: venv
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 # The documentation site, built as the docs test builds it: any warning fails.
 docs: venv

@@ -350,14 +350,19 @@ PRESETS["dqn"] = [
                 "target_update_interval": 10,
                 "train_freq": 256,
                 "gradient_steps": 128,
-                "exploration_fraction": 0.2,
+                "exploration_fraction": 0.1,
                 "exploration_final_eps": 0.04,
                 "hidden_sizes": (256, 256),
             },
             # The zoo's lr 2.3e-3 and batch 64 end at 500 on some seeds and between 100 and
             # 500 on others at 50k steps (in SB3 as here); lr 1e-3 annealed to 0 and batches
-            # of 128 ended at 500 on all 9 (variant, seed) pairs tried.
-            source="rl-baselines3-zoo's CartPole-v1 DQN with lr 1e-3 annealed and batch 128",
+            # of 128 ended at 500 on all 9 (variant, seed) pairs first tried. With the zoo's
+            # exploration over 20% of the run, Double DQN seed 1 never passed 316 within 50k
+            # steps after a package update (numbers moved, 2026-12-05); over 10% (epsilon at
+            # its floor by step 5k) every checkpointed run tried reached 500: seeds 1-7 of
+            # Double DQN, 1-3 of DQN and Dueling DQN, 1-2 of Dueling Double DQN.
+            source="rl-baselines3-zoo's CartPole-v1 DQN with lr 1e-3 annealed, batch 128, "
+            "exploration over 10% of the run",
         ),
     ),
     (

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from advrl.benchmarks.seqgan import format_throughput_table
-from advrl.core.device import has_mallopt, keep_freed_memory, resolve_device
+from advrl.core.device import flush_subnormals, has_mallopt, keep_freed_memory, resolve_device
 from advrl.core.errors import UserError
+from advrl.train import TrainSettings, train
 
 
 def test_resolve_device_names_the_fix():
@@ -28,6 +29,22 @@ def test_keep_freed_memory_applies_on_glibc_and_changes_no_result():
     assert keep_freed_memory() is True
     assert keep_freed_memory() is True  # idempotent
     assert torch.equal(torch.log_softmax(x, 1), before)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="FTZ/DAZ are SSE flags")
+def test_a_run_flushes_subnormals_to_zero(tmp_path):
+    """A run sets flush-to-zero: subnormal operands (RelGAN's underflowing relaxed tokens)
+    would otherwise take x86's slow path. The flag is process-wide, so it is put back."""
+    tiny = torch.tensor([1e-39])  # subnormal in float32
+    try:
+        torch.set_flush_denormal(False)
+        assert (tiny * 1.0).item() > 0
+        train(TrainSettings(env="GridWorld-v0", algo="reinforce", total_steps=64, seed=1,
+                            run_dir=tmp_path / "run", eval_episodes=1, device="cpu"))  # fmt: skip
+        assert (tiny * 1.0).item() == 0.0
+        assert flush_subnormals() is True
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def test_throughput_table_shows_the_allocator_rows():
