@@ -116,3 +116,30 @@ def test_a_saved_airl_reward_is_g_alone_over_pair_rows_read_as_the_agent_read_it
     expected = torch.nn.functional.softplus(g) if transform == "softplus" else g
     got = frozen.reward(pair_features(obs, actions, ACTIONS))
     torch.testing.assert_close(got, expected.detach())
+
+
+def test_a_frozen_reward_read_above_its_floor_keeps_gs_order_and_pays_every_step(tmp_path):
+    """reward=above_floor: g minus the lowest g scored so far, a floor that only falls and
+    that a resumed run gets back from its checkpoint."""
+    torch.manual_seed(3)
+    model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
+    model.update(transition_features(*batch(seed=0), ACTIONS),
+                 transition_features(*batch(seed=10), ACTIONS))  # fmt: skip
+    options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
+    path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+    frozen = load_frozen_reward_model(path, OBS, ACTIONS, reading="above_floor")
+    as_is = load_frozen_reward_model(path, OBS, ACTIONS, reading="logit")
+    floors = []
+    for seed in range(4):
+        obs, actions, *_ = batch(n=5, seed=20 + seed)
+        rows = pair_features(obs, actions, ACTIONS)
+        g, got = as_is.reward(rows), frozen.reward(rows)
+        floor = frozen.discriminator.floor.item()
+        floors.append(floor)
+        assert floor <= g.min().item() + 1e-6 and torch.all(got >= 0)
+        torch.testing.assert_close(got, g - floor)  # the same order as g
+    assert floors == sorted(floors, reverse=True)  # the floor only falls
+    state = frozen.state_dict()
+    again = load_frozen_reward_model(path, OBS, ACTIONS, reading="above_floor")
+    again.load_state_dict(state)
+    assert again.discriminator.floor.item() == floors[-1]

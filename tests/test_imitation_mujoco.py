@@ -93,6 +93,32 @@ def test_adversarial_imitation_runs_on_hopper_end_to_end(demos, tmp_path, reward
         )  # fmt: skip
         assert transfer["total_steps"] >= 1024 and transfer["eval_episodes"] == 1
 
+        # Read above its floor; a resumed run keeps the reading and the floor.
+        model = f"model:{summary['reward_model']}"
+        floored = train(
+            TrainSettings(env=ENV, algo="ppo", seed=4, total_steps=512, reward=model,
+                          reward_kwargs={"reward": "above_floor"}, eval_episodes=0,
+                          run_dir=tmp_path / "floored")
+        )  # fmt: skip
+        first = load_checkpoint(floored["checkpoint"])
+        assert first["run"]["frozen_reward"] == {"reward": "above_floor"}
+        floor = first["plugins"]["learned_reward"]["discriminator"]["floor"].item()
+        assert np.isfinite(floor)
+        train(TrainSettings(resume=floored["checkpoint"], total_steps=1024, eval_episodes=0))
+        resumed = load_checkpoint(tmp_path / "floored" / "checkpoints" / "final.pt")
+        assert resumed["run"]["frozen_reward"] == {"reward": "above_floor"}
+        assert resumed["plugins"]["learned_reward"]["discriminator"]["floor"].item() <= floor
+
+        result = run_script(
+            "train_agent.py", "--env", ENV, "--algo", "ppo", "--reward", model,
+            "--reward-kwargs", "reward=exp",
+            "--run-dir", str(tmp_path / "refused"),
+        )  # fmt: skip
+        assert result.returncode == 2 and "reward=logit|neg_log_one_minus_d|above_floor" in (
+            result.stderr
+        )
+        assert not (tmp_path / "refused").exists()
+
 
 def test_airl_is_refused_for_an_agent_without_a_policy_and_for_token_observations(demos, tmp_path):
     result = run_script(

@@ -129,6 +129,35 @@ class AIRLReward(nn.Module):
         return self.discriminator.reward(pairs[:, :d], pairs[:, d:])
 
 
+class AboveFloor(nn.Module):
+    """A frozen reward read as g minus the lowest g it has scored: never negative, in the
+    same order as g.
+
+    A sharp discriminator's g is far below zero on every state a fresh agent visits (on
+    Hopper-v5, -40 on the expert's states and -700 to -1,700 on falling ones), so read as it
+    is, the reward pays an agent to end its episode; read as softplus(g), it is 0 on all of
+    them and teaches nothing. Shifted by its floor, every step earns something and the
+    expert's states earn most. The floor only falls, so it settles within the first rollouts
+    (a fresh agent falls at once); it is a buffer, saved with a run and restored on resume.
+    """
+
+    def __init__(self, reward: nn.Module) -> None:
+        super().__init__()
+        self.reward = reward
+        self.register_buffer("floor", torch.tensor(float("inf")))
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        g = self.reward(pairs)
+        if g.numel():
+            self.floor.copy_(torch.minimum(self.floor, g.detach().min()))
+        return g - self.floor
+
+
+FROZEN_READINGS = ("logit", "neg_log_one_minus_d", "above_floor")
+"""How a frozen AIRL reward may be read (``--reward model:PATH --reward-kwargs reward=...``):
+g as it is, softplus(g), or g above its floor (``AboveFloor``)."""
+
+
 def make_airl_reward_model(
     observation_space: spaces.Space,
     action_space: spaces.Space,
@@ -175,9 +204,11 @@ def airl_reward_from_state(
     path: str | Path,
     observation_space: spaces.Space,
     action_space: spaces.Space,
+    reading: str | None = None,
 ) -> RewardModel:
     """The frozen reward g of a saved AIRL discriminator, reading (observation, action)
-    pair rows like GAIL's (``--reward model:PATH``)."""
+    pair rows like GAIL's (``--reward model:PATH``), read as ``reading`` (one of
+    ``FROZEN_READINGS``; None: as the agent read the logit while it learned)."""
     if state["features"] != feature_size(observation_space, action_space):
         raise UserError(
             f"the AIRL reward in {path} takes {state['features']} features, this env's "
@@ -196,6 +227,11 @@ def airl_reward_from_state(
     discriminator = trained.discriminator
     if not isinstance(discriminator, AIRLDiscriminator):
         raise TypeError("make_airl_reward_model builds an AIRLDiscriminator")
-    # g read as the agent read the logit while it learned: as it is, or e.g. softplus(g).
-    reading = config.get("reward", "logit")
+    # By default g is read as the agent read the logit while it learned: as it is, or
+    # softplus(g).
+    reading = reading or config.get("reward", "logit")
+    if reading == "above_floor":
+        return RewardModel(
+            AboveFloor(AIRLReward(discriminator)), loss=config["loss"], reward="logit"
+        )
     return RewardModel(AIRLReward(discriminator), loss=config["loss"], reward=reading)

@@ -32,6 +32,7 @@ from advrl.core.demos import load_demos
 from advrl.core.errors import UserError
 from advrl.core.modules import is_vector_space
 from advrl.envs.make import EnvFactory, make_env
+from advrl.gan.airl import FROZEN_READINGS
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
 from advrl.plugins.bc_pretrain import BehaviourCloning
 from advrl.plugins.gail import AIRLConfig, GAILConfig, LearnedRewardPlugin
@@ -134,6 +135,8 @@ class PluginRequest:
     bc_base: dict[str, Any] = field(default_factory=dict)
     recipe_kwargs: dict[str, Any] = field(default_factory=dict)
     recipe_base: dict[str, Any] = field(default_factory=dict)
+    frozen_base: dict[str, Any] = field(default_factory=dict)
+    """A frozen reward model's recorded reading (``{"reward": ...}``), kept on resume."""
     resolved: dict[str, Any] = field(default_factory=dict)
     """The configs chosen (``assemble_plugins`` fills it), for checkpoints to record."""
 
@@ -165,6 +168,7 @@ class PluginRequest:
             pretrain=recorded.get("pretrain"),
             bc_base=recorded.get("bc") or {},
             recipe_base=recorded.get("recipe") or {},
+            frozen_base=recorded.get("frozen_reward") or {},
             **flags,
         )
 
@@ -188,7 +192,13 @@ def assemble_plugins(
     """The plug-ins ``request`` asks for on ``env`` (an unwrapped probe), and the env factory
     (a frozen reward model of the env's own kind becomes an env option)."""
     plugins: list[Plugin] = []
-    resolved: dict[str, Any] = {"gail": None, "airl": None, "bc": None, "recipe": None}
+    resolved: dict[str, Any] = {
+        "gail": None,
+        "airl": None,
+        "bc": None,
+        "recipe": None,
+        "frozen_reward": None,
+    }
     policy_agent = isinstance(algo_cls, type) and issubclass(algo_cls, OnPolicyAgent)
     recipe = env_recipe(env_capabilities(env), env_name)
     if recipe is not None:
@@ -263,8 +273,23 @@ def _reward_plugins(
         raise UserError("--demos is only used with --reward gail, --reward airl or --pretrain bc")
     if reward.startswith("model:") and not Path(reward.removeprefix("model:")).is_file():
         raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
-    if request.reward_kwargs and reward not in adversarial:
-        raise UserError("--reward-kwargs configure --reward gail or airl only")
+    frozen = reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs")
+    if request.reward_kwargs and reward not in adversarial and not frozen:
+        raise UserError("--reward-kwargs configure --reward gail, airl or model:PATH only")
+    if frozen:
+        reading = {**request.frozen_base, **request.reward_kwargs}
+        if set(reading) - {"reward"} or reading.get("reward", FROZEN_READINGS[0]) not in (
+            FROZEN_READINGS
+        ):
+            raise UserError(
+                f"--reward model:PATH takes one option, reward={'|'.join(FROZEN_READINGS)} "
+                f"(how a frozen AIRL reward is read), got {reading}"
+            )
+        path = reward.removeprefix("model:")
+        if reading and load_checkpoint(Path(path)).get("kind") != "airl":
+            raise UserError(
+                f"reward={reading['reward']} reads a frozen AIRL reward; {path} is GAIL's"
+            )
     if reward in adversarial and demos is not None:  # without demos it was refused above
         options = config_from_overrides(
             adversarial[reward], request.gail_base, request.reward_kwargs, f"--reward {reward}"
@@ -282,8 +307,11 @@ def _reward_plugins(
         load_demos(demos)  # a bad file fails here, before anything is written
         resolved[reward] = dataclasses.asdict(options)
         plugin = LearnedRewardPlugin(options, demos)
-    elif reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs"):
-        plugin = LearnedRewardPlugin(model=reward.removeprefix("model:"))
+    elif frozen:
+        resolved["frozen_reward"] = reading or None
+        plugin = LearnedRewardPlugin(
+            model=reward.removeprefix("model:"), reading=reading.get("reward")
+        )
     else:
         return []
     return [plugin, plugin.discriminator_log()]

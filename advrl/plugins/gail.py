@@ -315,12 +315,18 @@ class AIRLConfig(GAILConfig):
 
 
 def load_frozen_reward_model(
-    path: str | Path, observation_space: gym.Space, action_space: gym.Space
+    path: str | Path,
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    reading: str | None = None,
 ) -> BaseRewardModel:
-    """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g."""
+    """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g read as
+    ``reading`` (None: as saved)."""
     state = load_checkpoint(Path(path))
     if state.get("kind") == "airl":
-        return airl_reward_from_state(state, path, observation_space, action_space)
+        return airl_reward_from_state(state, path, observation_space, action_space, reading)
+    if reading is not None:
+        raise UserError(f"reward={reading} reads a frozen AIRL reward; {path} is GAIL's")
     return transition_reward_from_state(state, path, observation_space, action_space)
 
 
@@ -333,9 +339,13 @@ class LearnedRewardPlugin(Plugin):
     learned_reward = True
 
     def __init__(
-        self, config: GAILConfig | None = None, demos: Path | None = None, model: str | None = None
+        self,
+        config: GAILConfig | None = None,
+        demos: Path | None = None,
+        model: str | None = None,
+        reading: str | None = None,
     ) -> None:
-        self.config, self.demos, self.model_path = config, demos, model
+        self.config, self.demos, self.model_path, self.reading = config, demos, model, reading
         self._wrapper: LearnedReward | None = None
 
     @property
@@ -352,7 +362,7 @@ class LearnedRewardPlugin(Plugin):
     def wrap_envs(self, run: Run, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         if self.model_path is not None:
-            model = load_frozen_reward_model(self.model_path, obs_space, act_space)
+            model = load_frozen_reward_model(self.model_path, obs_space, act_space, self.reading)
             self._wrapper = LearnedReward(envs, model)
         else:
             if self.config is None or self.demos is None:
