@@ -5,17 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
+# Every other package at the version CI last passed with; empty for the newest releases.
+CONSTRAINTS ?= constraints.txt
 RUN_ARGS ?= --env SeqGAN-v0 --algo ppo
 
 .PHONY: run test docs lint format clean venv
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install --quiet -e ".[dev,sweep,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,sweep,docs]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $@
 
 run: venv

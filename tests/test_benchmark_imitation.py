@@ -38,10 +38,10 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     hopper = results["envs"]["Hopper-v5"]
     runs = hopper["runs"]
     assert sorted(run["method"] for run in runs) == [
-        "airl", "airl_transfer", "bc", "bc_gail", "gail"
+        "airl", "airl_transfer", "airl_transfer_floor", "bc", "bc_gail", "gail"
     ]  # fmt: skip
     keys = {"method", "demos", "seed", "return", "env_steps", "wall_s", "checkpoint"}
-    steps = {"bc": 0, "airl_transfer": 256}
+    steps = {"bc": 0, "airl_transfer": 256, "airl_transfer_floor": 256}
     for run in runs:
         assert keys <= set(run) and run["seed"] == 1 and run["demos"] == 4
         assert run["env_steps"] >= steps.get(run["method"], 512)
@@ -49,7 +49,7 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
             hopper["expert_return"] - hopper["random_return"]
         )
         assert run["normalised"] == pytest.approx(expected)
-    assert set(hopper["aggregates"]) == {f"{m} 4" for m in (*suite.METHODS, "airl_transfer")}
+    assert set(hopper["aggregates"]) == {f"{m} 4" for m in (*suite.METHODS, *suite.TRANSFERS)}
     # The headline's checkpoints are committed beside results.json and replay its returns.
     gail = next(run for run in runs if run["method"] == "gail")
     agent, factory, _ = load_agent(out / gail["checkpoint"])
@@ -108,9 +108,29 @@ def test_a_stage_owes_the_runs_results_json_lacks_and_lost_airl_rewards(tmp_path
     assert list(owed(suite.Stage("Hopper-v5", 16, (1, 2)))) == ["bc_gail_s2"]
     assert owed(suite.Stage("Hopper-v5", 16, (3,))).keys() == {f"{m}_s3" for m in suite.METHODS}
     transfer = owed(suite.Stage("Hopper-v5", 4, (1, 2), transfer=True))
-    assert list(transfer) == ["airl_transfer_s1"]
+    assert list(transfer) == ["airl_transfer_s1", "airl_transfer_floor_s1"]
     assert transfer["airl_transfer_s1"]["reward"] == f"model:{suite.reward_model_path(1, out)}"
     assert transfer["airl_transfer_s1"]["total_steps"] == 50
+    assert "reward_kwargs" not in transfer["airl_transfer_s1"]  # the saved reading
+    assert transfer["airl_transfer_floor_s1"]["reward_kwargs"] == {"reward": "above_floor"}
+
+
+def test_a_finished_stage_runs_a_method_added_since_in_a_sweep_of_its_own(tmp_path, monkeypatch):
+    """The transfer stage's sweep finished before airl_transfer_floor existed: the runs it
+    now owes go to NAME_2, and the first sweep's folder is left as it was."""
+    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
+    suite.reward_model_path(1, out).parent.mkdir(parents=True)
+    suite.reward_model_path(1, out).write_bytes(b"")
+    stage = suite.Stage("Hopper-v5", 4, (1,), transfer=True)
+    (sweeps / stage.name).mkdir(parents=True)
+    (sweeps / stage.name / "results.json").write_text("{}")
+    started = []
+    monkeypatch.setattr(suite, "run_sweep", lambda settings: started.append(settings))
+    suite.run_stage(stage, out, sweeps, total_steps=100)
+    (settings,) = started
+    assert settings.out == str(sweeps / f"{stage.name}_2")
+    assert set(settings.variants) == {"airl_transfer_s1", "airl_transfer_floor_s1"}
+    assert (sweeps / stage.name / "results.json").read_text() == "{}"
 
 
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):

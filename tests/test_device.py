@@ -35,9 +35,9 @@ def test_keep_freed_memory_applies_on_glibc_and_changes_no_result():
 def test_a_run_flushes_subnormals_to_zero(tmp_path):
     """A run sets flush-to-zero: subnormal operands (RelGAN's underflowing relaxed tokens)
     would otherwise take x86's slow path. The flag is process-wide, so it is put back."""
-    tiny = torch.tensor([1e-39])  # subnormal in float32
     try:
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(False)  # an earlier run in this process may have set it
+        tiny = torch.tensor([1e-39])  # subnormal in float32 (flushed on creation if set)
         assert (tiny * 1.0).item() > 0
         train(TrainSettings(env="GridWorld-v0", algo="reinforce", total_steps=64, seed=1,
                             run_dir=tmp_path / "run", eval_episodes=1, device="cpu"))  # fmt: skip

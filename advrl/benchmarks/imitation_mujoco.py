@@ -22,7 +22,9 @@ The protocol, fixed before any result was seen:
   development seed, 11, where the logit taught the agent to fall: ``AIRLConfig.reward``);
   ``airl_transfer`` trains a fresh PPO for half as many steps on the frozen reward g of each
   headline AIRL run (``--reward model:PATH``, read as softplus(g)), from its committed copy
-  ``checkpoints/airl_sSEED_reward.pt``.
+  ``checkpoints/airl_sSEED_reward.pt``; ``airl_transfer_floor`` the same with g read above
+  its floor (``reward=above_floor``, ``advrl.gan.airl.AboveFloor``), added when softplus(g)
+  taught the fresh agent nothing.
 - **Score**: each run's greedy true return over 10 episodes (``advrl.train``'s evaluation,
   seed + 10,000), normalised so that the random policy is 0 and the expert 1; per (method,
   demonstrations) the IQM with rliable's 95% bootstrap interval over seeds.
@@ -80,7 +82,13 @@ DEMOS = {"Hopper-v5": (4, 16), "HalfCheetah-v5": (4,)}
 HEADLINE = ("Hopper-v5", 4)
 """The (env, demonstrations) whose every final checkpoint is committed."""
 METHODS = ("bc", "gail", "airl", "bc_gail")
-METHOD_ORDER = {m: i for i, m in enumerate((*METHODS, "airl_transfer"))}
+TRANSFERS: dict[str, dict[str, Any]] = {
+    "airl_transfer": {},
+    "airl_transfer_floor": {"reward_kwargs": {"reward": "above_floor"}},
+}
+"""The reward-transfer methods: a fresh PPO on a headline AIRL run's frozen g, read as
+softplus(g) (the protocol's reading, as the agent read its logit) or above its floor."""
+METHOD_ORDER = {m: i for i, m in enumerate((*METHODS, *TRANSFERS))}
 """The order of runs in results.json."""
 AIRL_OPTIONS = {"reward": "neg_log_one_minus_d", "state_only": "true"}
 """AIRL's options, written out so that the sweep records them (they are the defaults)."""
@@ -225,14 +233,16 @@ def stage_variants(
     done = {(run["method"], run["seed"]) for run in finished_runs(suite, sweeps, stage)}
     variants: dict[str, dict[str, Any]] = {}
     if stage.transfer:
-        for seed in stage.seeds:
-            model = reward_model_path(seed, suite)
-            if ("airl_transfer", seed) not in done and model.exists():
-                variants[f"airl_transfer_s{seed}"] = {
-                    "reward": f"model:{model}",
-                    "seed": seed,
-                    "total_steps": int(total_steps * TRANSFER_FRACTION),
-                }
+        for method, options in TRANSFERS.items():
+            for seed in stage.seeds:
+                model = reward_model_path(seed, suite)
+                if (method, seed) not in done and model.exists():
+                    variants[f"{method}_s{seed}"] = {
+                        "reward": f"model:{model}",
+                        **options,
+                        "seed": seed,
+                        "total_steps": int(total_steps * TRANSFER_FRACTION),
+                    }
         return variants
     demos = str(demos_path(stage.env, stage.demos, suite))
     fields: dict[str, dict[str, Any]] = {
@@ -255,7 +265,7 @@ def finished_runs(suite: Path, sweeps: Path, stage: Stage) -> list[dict[str, Any
     return [
         run
         for run in merged_runs(suite, sweeps, stage.env, stage.demos)
-        if run["seed"] in stage.seeds and (run["method"] == "airl_transfer") == stage.transfer
+        if run["seed"] in stage.seeds and (run["method"] in TRANSFERS) == stage.transfer
     ]
 
 
@@ -266,10 +276,14 @@ def run_stage(
     total_steps: int = STEPS,
     learner_hp: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """Run (or resume, or skip if finished) one stage's sweep; its results.json."""
-    out = sweeps / stage.name
-    if (out / "results.json").exists():
-        return json.loads((out / "results.json").read_text())
+    """Run (or resume, or skip if finished) one stage's sweep; its results.json.
+
+    A stage whose sweep finished but that owes runs added since (a new method) runs them
+    in a sweep of its own, in the next folder: ``NAME``, ``NAME_2``, ``NAME_3``, ..."""
+    out, folders = sweeps / stage.name, 1
+    while (out / "results.json").exists():
+        folders += 1
+        out = sweeps / f"{stage.name}_{folders}"
     if (out / "sweep.json").exists():
         return run_sweep(load_settings(out), resume=True)
     variants = stage_variants(stage, suite, sweeps, total_steps)
