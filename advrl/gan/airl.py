@@ -141,6 +141,8 @@ class AboveFloor(nn.Module):
     (a fresh agent falls at once); it is a buffer, saved with a run and restored on resume.
     """
 
+    floor: torch.Tensor
+
     def __init__(self, reward: nn.Module) -> None:
         super().__init__()
         self.reward = reward
