@@ -35,7 +35,12 @@ from advrl.envs.make import EnvFactory, make_env
 from advrl.gan.airl import FROZEN_READINGS
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
 from advrl.plugins.bc_pretrain import BehaviourCloning
-from advrl.plugins.gail import AIRLConfig, GAILConfig, LearnedRewardPlugin
+from advrl.plugins.gail import (
+    AIRLConfig,
+    GAILConfig,
+    LearnedRewardPlugin,
+    check_frozen_reading,
+)
 from advrl.plugins.seqgan_recipe import SeqGANRecipe, SeqGANRecipeConfig, SeqGANRecipePlugin
 
 if TYPE_CHECKING:
@@ -285,11 +290,9 @@ def _reward_plugins(
                 f"--reward model:PATH takes one option, reward={'|'.join(FROZEN_READINGS)} "
                 f"(how a frozen AIRL reward is read), got {reading}"
             )
-        path = reward.removeprefix("model:")
-        if reading and load_checkpoint(Path(path)).get("kind") != "airl":
-            raise UserError(
-                f"reward={reading['reward']} reads a frozen AIRL reward; {path} is GAIL's"
-            )
+        if reading:  # checked before anything is written
+            path = reward.removeprefix("model:")
+            check_frozen_reading(load_checkpoint(Path(path)), path, reading["reward"])
     if reward in adversarial and demos is not None:  # without demos it was refused above
         options = config_from_overrides(
             adversarial[reward], request.gail_base, request.reward_kwargs, f"--reward {reward}"

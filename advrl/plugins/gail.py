@@ -323,11 +323,16 @@ def load_frozen_reward_model(
     """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g read as
     ``reading`` (None: as saved)."""
     state = load_checkpoint(Path(path))
+    check_frozen_reading(state, path, reading)
     if state.get("kind") == "airl":
         return airl_reward_from_state(state, path, observation_space, action_space, reading)
-    if reading is not None:
-        raise UserError(f"reward={reading} reads a frozen AIRL reward; {path} is GAIL's")
     return transition_reward_from_state(state, path, observation_space, action_space)
+
+
+def check_frozen_reading(state: dict[str, Any], path: str | Path, reading: str | None) -> None:
+    """Refuse a reading (``reward=``) of a saved reward model other than AIRL's."""
+    if reading is not None and state.get("kind") != "airl":
+        raise UserError(f"reward={reading} reads a frozen AIRL reward; {path} is GAIL's")
 
 
 class LearnedRewardPlugin(Plugin):
