@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from advrl.core.errors import UserError
 from advrl.gan.airl import (
     AIRLDiscriminator,
     make_airl_reward_model,
@@ -143,3 +144,29 @@ def test_a_frozen_reward_read_above_its_floor_keeps_gs_order_and_pays_every_step
     again = load_frozen_reward_model(path, OBS, ACTIONS, reading="above_floor")
     again.load_state_dict(state)
     assert again.discriminator.floor.item() == floors[-1]
+
+
+def test_a_frozen_reward_ranked_among_the_experts_states_is_the_share_g_scores_lower(tmp_path):
+    """reward=expert_rank: the share of the expert's states whose g is at most this g, in
+    [0, 1] and in g's order; without the expert's pairs it is refused."""
+    torch.manual_seed(3)
+    model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
+    model.update(transition_features(*batch(seed=0), ACTIONS),
+                 transition_features(*batch(seed=10), ACTIONS))  # fmt: skip
+    options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
+    path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+    expert_obs, expert_actions, *_ = batch(n=40, seed=30)
+    expert = pair_features(expert_obs, expert_actions, ACTIONS)
+    ranked = load_frozen_reward_model(path, OBS, ACTIONS, "expert_rank", expert)
+    as_is = load_frozen_reward_model(path, OBS, ACTIONS, reading="logit")
+    expert_g = as_is.reward(expert)
+    obs, actions, *_ = batch(n=50, seed=31)
+    rows = torch.cat([pair_features(obs, actions, ACTIONS), expert[:5]])
+    g, got = as_is.reward(rows), ranked.reward(rows)
+    share = (expert_g[None, :] <= g[:, None]).float().mean(1)  # by hand, pair by pair
+    torch.testing.assert_close(got, share)
+    assert torch.all((got >= 0) & (got <= 1)) and torch.all(got[-5:] > 0)
+    order = torch.argsort(g)
+    assert torch.all(torch.diff(got[order]) >= 0)  # the same order as g
+    with pytest.raises(UserError, match="add --demos"):
+        load_frozen_reward_model(path, OBS, ACTIONS, reading="expert_rank")

@@ -38,10 +38,11 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     hopper = results["envs"]["Hopper-v5"]
     runs = hopper["runs"]
     assert sorted(run["method"] for run in runs) == [
-        "airl", "airl_transfer", "airl_transfer_floor", "bc", "bc_gail", "gail"
+        "airl", "airl_transfer", "airl_transfer_floor", "airl_transfer_rank", "bc", "bc_gail",
+        "gail",
     ]  # fmt: skip
     keys = {"method", "demos", "seed", "return", "env_steps", "wall_s", "checkpoint"}
-    steps = {"bc": 0, "airl_transfer": 256, "airl_transfer_floor": 256}
+    steps = {"bc": 0, **dict.fromkeys(suite.TRANSFERS, 256)}
     for run in runs:
         assert keys <= set(run) and run["seed"] == 1 and run["demos"] == 4
         assert run["env_steps"] >= steps.get(run["method"], 512)
@@ -108,11 +109,15 @@ def test_a_stage_owes_the_runs_results_json_lacks_and_lost_airl_rewards(tmp_path
     assert list(owed(suite.Stage("Hopper-v5", 16, (1, 2)))) == ["bc_gail_s2"]
     assert owed(suite.Stage("Hopper-v5", 16, (3,))).keys() == {f"{m}_s3" for m in suite.METHODS}
     transfer = owed(suite.Stage("Hopper-v5", 4, (1, 2), transfer=True))
-    assert list(transfer) == ["airl_transfer_s1", "airl_transfer_floor_s1"]
+    assert list(transfer) == ["airl_transfer_s1", "airl_transfer_floor_s1", "airl_transfer_rank_s1"]
     assert transfer["airl_transfer_s1"]["reward"] == f"model:{suite.reward_model_path(1, out)}"
     assert transfer["airl_transfer_s1"]["total_steps"] == 50
     assert "reward_kwargs" not in transfer["airl_transfer_s1"]  # the saved reading
     assert transfer["airl_transfer_floor_s1"]["reward_kwargs"] == {"reward": "above_floor"}
+    assert "demos" not in transfer["airl_transfer_floor_s1"]
+    rank = transfer["airl_transfer_rank_s1"]  # ranks g among the demonstrations' states
+    assert rank["reward_kwargs"] == {"reward": "expert_rank"}
+    assert rank["demos"] == str(suite.demos_path("Hopper-v5", 4, out))
 
 
 def test_a_finished_stage_runs_a_method_added_since_in_a_sweep_of_its_own(tmp_path, monkeypatch):
@@ -129,7 +134,7 @@ def test_a_finished_stage_runs_a_method_added_since_in_a_sweep_of_its_own(tmp_pa
     suite.run_stage(stage, out, sweeps, total_steps=100)
     (settings,) = started
     assert settings.out == str(sweeps / f"{stage.name}_2")
-    assert set(settings.variants) == {"airl_transfer_s1", "airl_transfer_floor_s1"}
+    assert set(settings.variants) == {f"{method}_s1" for method in suite.TRANSFERS}
     assert (sweeps / stage.name / "results.json").read_text() == "{}"
 
 

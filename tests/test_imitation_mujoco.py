@@ -109,15 +109,29 @@ def test_adversarial_imitation_runs_on_hopper_end_to_end(demos, tmp_path, reward
         assert resumed["run"]["frozen_reward"] == {"reward": "above_floor"}
         assert resumed["plugins"]["learned_reward"]["discriminator"]["floor"].item() <= floor
 
-        result = run_script(
-            "train_agent.py", "--env", ENV, "--algo", "ppo", "--reward", model,
-            "--reward-kwargs", "reward=exp",
-            "--run-dir", str(tmp_path / "refused"),
+        # Ranked among the expert's states (--demos); a resumed run keeps the reading.
+        ranked = train(
+            TrainSettings(env=ENV, algo="ppo", seed=4, total_steps=512, reward=model,
+                          demos=demos, reward_kwargs={"reward": "expert_rank"},
+                          eval_episodes=0, run_dir=tmp_path / "ranked")
         )  # fmt: skip
-        assert result.returncode == 2 and "reward=logit|neg_log_one_minus_d|above_floor" in (
-            result.stderr
-        )
-        assert not (tmp_path / "refused").exists()
+        train(TrainSettings(resume=ranked["checkpoint"], total_steps=1024, eval_episodes=0))
+        resumed = load_checkpoint(tmp_path / "ranked" / "checkpoints" / "final.pt")
+        assert resumed["run"]["frozen_reward"] == {"reward": "expert_rank"}
+        expert_g = resumed["plugins"]["learned_reward"]["discriminator"]["expert_g"]
+        assert len(expert_g) == len(load_demos(demos)["obs"])
+
+        for kwargs, message in [
+            (["reward=exp"], "reward=logit|neg_log_one_minus_d|above_floor|expert_rank"),
+            (["reward=expert_rank"], "ranks g among the expert's states: add --demos FILE"),
+        ]:
+            result = run_script(
+                "train_agent.py", "--env", ENV, "--algo", "ppo", "--reward", model,
+                "--reward-kwargs", *kwargs, "--run-dir", str(tmp_path / "refused"),
+            )  # fmt: skip
+            assert result.returncode == 2 and message in result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1
+            assert not (tmp_path / "refused").exists()
 
 
 def test_airl_is_refused_for_an_agent_without_a_policy_and_for_token_observations(demos, tmp_path):

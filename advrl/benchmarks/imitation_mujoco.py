@@ -24,7 +24,9 @@ The protocol, fixed before any result was seen:
   headline AIRL run (``--reward model:PATH``, read as softplus(g)), from its committed copy
   ``checkpoints/airl_sSEED_reward.pt``; ``airl_transfer_floor`` the same with g read above
   its floor (``reward=above_floor``, ``advrl.gan.airl.AboveFloor``), added when softplus(g)
-  taught the fresh agent nothing.
+  taught the fresh agent nothing; ``airl_transfer_rank`` with g read as its rank among the
+  demonstrations' states (``reward=expert_rank``, ``advrl.gan.airl.ExpertRank``), added when
+  the floor taught it to stand, and chosen on the development seed's reward alone.
 - **Score**: each run's greedy true return over 10 episodes (``advrl.train``'s evaluation,
   seed + 10,000), normalised so that the random policy is 0 and the expert 1; per (method,
   demonstrations) the IQM with rliable's 95% bootstrap interval over seeds.
@@ -66,6 +68,7 @@ from advrl.core.checkpoint import load_checkpoint, save_checkpoint, write_json_a
 from advrl.core.demos import save_demos, subsample_demos
 from advrl.envs.make import make_env, resolve_env
 from advrl.evaluation import evaluate, load_agent, record_demos
+from advrl.gan.airl import EXPERT_READINGS
 from advrl.sweeps.aggregate import aggregate_scores, iqm_band
 from advrl.sweeps.sweep import SweepSettings, load_settings, run_sweep
 
@@ -85,9 +88,11 @@ METHODS = ("bc", "gail", "airl", "bc_gail")
 TRANSFERS: dict[str, dict[str, Any]] = {
     "airl_transfer": {},
     "airl_transfer_floor": {"reward_kwargs": {"reward": "above_floor"}},
+    "airl_transfer_rank": {"reward_kwargs": {"reward": "expert_rank"}},
 }
 """The reward-transfer methods: a fresh PPO on a headline AIRL run's frozen g, read as
-softplus(g) (the protocol's reading, as the agent read its logit) or above its floor."""
+softplus(g) (the protocol's reading, as the agent read its logit), above its floor, or as
+its rank among the demonstrations' states (which then go with the run, ``--demos``)."""
 METHOD_ORDER = {m: i for i, m in enumerate((*METHODS, *TRANSFERS))}
 """The order of runs in results.json."""
 AIRL_OPTIONS = {"reward": "neg_log_one_minus_d", "state_only": "true"}
@@ -232,19 +237,21 @@ def stage_variants(
     transfer stage owes one run per seed whose AIRL reward is committed."""
     done = {(run["method"], run["seed"]) for run in finished_runs(suite, sweeps, stage)}
     variants: dict[str, dict[str, Any]] = {}
+    demos = str(demos_path(stage.env, stage.demos, suite))
     if stage.transfer:
         for method, options in TRANSFERS.items():
+            ranks_demos = options.get("reward_kwargs", {}).get("reward") in EXPERT_READINGS
             for seed in stage.seeds:
                 model = reward_model_path(seed, suite)
                 if (method, seed) not in done and model.exists():
                     variants[f"{method}_s{seed}"] = {
                         "reward": f"model:{model}",
                         **options,
+                        **({"demos": demos} if ranks_demos else {}),
                         "seed": seed,
                         "total_steps": int(total_steps * TRANSFER_FRACTION),
                     }
         return variants
-    demos = str(demos_path(stage.env, stage.demos, suite))
     fields: dict[str, dict[str, Any]] = {
         "bc": {"pretrain": "bc", "demos": demos, "total_steps": 0},
         "gail": {"reward": "gail", "demos": demos},

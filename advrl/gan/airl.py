@@ -155,9 +155,40 @@ class AboveFloor(nn.Module):
         return g - self.floor
 
 
-FROZEN_READINGS = ("logit", "neg_log_one_minus_d", "above_floor")
+class ExpertRank(nn.Module):
+    """A frozen reward read as the share of the expert's states that g scores lower: in
+    [0, 1], in the same order as g, never negative.
+
+    Above its floor, g pays a fresh agent for staying up far more than for how it moves:
+    on the development reward (seed 11, Hopper-v5), g is about -20 on the expert's states
+    (median), -200 standing still and -500 to -1,100 falling, so standing earns nearly what
+    hopping does, and fresh agents learned to stand (normalised 0.29-0.30). Ranked among the
+    expert's states, standing earns a few hundredths a step and the expert's gait a half on
+    average: the reward spreads out where the expert is and flattens where it is not. The
+    expert's g values are a buffer, saved with a run.
+    """
+
+    expert_g: torch.Tensor
+
+    def __init__(self, reward: nn.Module, expert_pairs: torch.Tensor) -> None:
+        super().__init__()
+        self.reward = reward
+        with torch.no_grad():
+            expert_g = reward(expert_pairs).flatten()
+        self.register_buffer("expert_g", torch.sort(expert_g).values)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        g = self.reward(pairs)
+        below = torch.searchsorted(self.expert_g, g.contiguous(), right=True)
+        return below.to(g.dtype) / self.expert_g.numel()
+
+
+FROZEN_READINGS = ("logit", "neg_log_one_minus_d", "above_floor", "expert_rank")
 """How a frozen AIRL reward may be read (``--reward model:PATH --reward-kwargs reward=...``):
-g as it is, softplus(g), or g above its floor (``AboveFloor``)."""
+g as it is, softplus(g), g above its floor (``AboveFloor``), or g's rank among the expert's
+states (``ExpertRank``, which needs ``--demos``)."""
+EXPERT_READINGS = ("expert_rank",)
+"""The readings that score g against the demonstrations (``--demos FILE``)."""
 
 
 def make_airl_reward_model(
@@ -207,10 +238,12 @@ def airl_reward_from_state(
     observation_space: spaces.Space,
     action_space: spaces.Space,
     reading: str | None = None,
+    expert_pairs: torch.Tensor | None = None,
 ) -> RewardModel:
     """The frozen reward g of a saved AIRL discriminator, reading (observation, action)
     pair rows like GAIL's (``--reward model:PATH``), read as ``reading`` (one of
-    ``FROZEN_READINGS``; None: as the agent read the logit while it learned)."""
+    ``FROZEN_READINGS``; None: as the agent read the logit while it learned). The readings
+    of ``EXPERT_READINGS`` take the demonstrations' pairs, ``expert_pairs``."""
     if state["features"] != feature_size(observation_space, action_space):
         raise UserError(
             f"the AIRL reward in {path} takes {state['features']} features, this env's "
@@ -236,4 +269,9 @@ def airl_reward_from_state(
         return RewardModel(
             AboveFloor(AIRLReward(discriminator)), loss=config["loss"], reward="logit"
         )
+    if reading == "expert_rank":
+        if expert_pairs is None:
+            raise UserError(f"reward={reading} ranks g among the expert's states: add --demos FILE")
+        ranked = ExpertRank(AIRLReward(discriminator), expert_pairs)
+        return RewardModel(ranked, loss=config["loss"], reward="logit")
     return RewardModel(AIRLReward(discriminator), loss=config["loss"], reward=reading)

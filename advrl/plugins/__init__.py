@@ -32,7 +32,7 @@ from advrl.core.demos import load_demos
 from advrl.core.errors import UserError
 from advrl.core.modules import is_vector_space
 from advrl.envs.make import EnvFactory, make_env
-from advrl.gan.airl import FROZEN_READINGS
+from advrl.gan.airl import EXPERT_READINGS, FROZEN_READINGS
 from advrl.plugins.base import DiscriminatorLog, PeriodicCheckpoints, Plugin, Run
 from advrl.plugins.bc_pretrain import BehaviourCloning
 from advrl.plugins.gail import (
@@ -274,15 +274,24 @@ def _reward_plugins(
         raise UserError(f"--reward must be env, gail, airl or model:PATH, got {reward!r}")
     if reward in adversarial and demos is None:
         raise UserError(f"--reward {reward} needs --demos FILE (make one with record_demos.py)")
-    if demos is not None and reward not in adversarial and request.pretrain is None:
-        raise UserError("--demos is only used with --reward gail, --reward airl or --pretrain bc")
+    frozen = reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs")
+    reading = {**request.frozen_base, **request.reward_kwargs} if frozen else {}
+    ranks_demos = reading.get("reward") in EXPERT_READINGS
+    if ranks_demos and demos is None:
+        raise UserError(
+            f"reward={reading['reward']} ranks g among the expert's states: add --demos FILE"
+        )
+    uses_demos = reward in adversarial or request.pretrain is not None or ranks_demos
+    if demos is not None and not uses_demos:
+        raise UserError(
+            "--demos is only used with --reward gail, --reward airl, --pretrain bc or a frozen "
+            f"AIRL reward read as {' or '.join(EXPERT_READINGS)}"
+        )
     if reward.startswith("model:") and not Path(reward.removeprefix("model:")).is_file():
         raise UserError(f"reward model file not found: {reward.removeprefix('model:')}")
-    frozen = reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs")
     if request.reward_kwargs and reward not in adversarial and not frozen:
         raise UserError("--reward-kwargs configure --reward gail, airl or model:PATH only")
     if frozen:
-        reading = {**request.frozen_base, **request.reward_kwargs}
         if set(reading) - {"reward"} or reading.get("reward", FROZEN_READINGS[0]) not in (
             FROZEN_READINGS
         ):
@@ -312,8 +321,12 @@ def _reward_plugins(
         plugin = LearnedRewardPlugin(options, demos)
     elif frozen:
         resolved["frozen_reward"] = reading or None
+        if ranks_demos and demos is not None:  # without demos it was refused above
+            load_demos(demos)  # a bad file fails here, before anything is written
         plugin = LearnedRewardPlugin(
-            model=reward.removeprefix("model:"), reading=reading.get("reward")
+            demos=demos if ranks_demos else None,
+            model=reward.removeprefix("model:"),
+            reading=reading.get("reward"),
         )
     else:
         return []

@@ -319,13 +319,17 @@ def load_frozen_reward_model(
     observation_space: gym.Space,
     action_space: gym.Space,
     reading: str | None = None,
+    expert_pairs: torch.Tensor | None = None,
 ) -> BaseRewardModel:
     """The reward in a ``reward_model.pt``: GAIL's discriminator, or AIRL's g read as
-    ``reading`` (None: as saved)."""
+    ``reading`` (None: as saved; a reading that ranks g among the expert's states takes
+    their ``expert_pairs``)."""
     state = load_checkpoint(Path(path))
     check_frozen_reading(state, path, reading)
     if state.get("kind") == "airl":
-        return airl_reward_from_state(state, path, observation_space, action_space, reading)
+        return airl_reward_from_state(
+            state, path, observation_space, action_space, reading, expert_pairs
+        )
     return transition_reward_from_state(state, path, observation_space, action_space)
 
 
@@ -367,7 +371,13 @@ class LearnedRewardPlugin(Plugin):
     def wrap_envs(self, run: Run, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         if self.model_path is not None:
-            model = load_frozen_reward_model(self.model_path, obs_space, act_space, self.reading)
+            expert = None
+            if self.demos is not None:  # a reading that ranks g among the expert's states
+                demos = load_demos(self.demos)
+                expert = pair_features(demos["obs"], demos["actions"], act_space)
+            model = load_frozen_reward_model(
+                self.model_path, obs_space, act_space, self.reading, expert
+            )
             self._wrapper = LearnedReward(envs, model)
         else:
             if self.config is None or self.demos is None:
