@@ -19,7 +19,7 @@ import pytest
 
 from advrl.cli.sweep import sweep_main
 from advrl.core.errors import UserError
-from advrl.sweeps.aggregate import aggregate_scores
+from advrl.sweeps.aggregate import aggregate_scores, iqm_band
 from advrl.sweeps.sweep import Spec, SweepSettings, check_sweep, parse_spec, rank_configurations
 
 pytest.importorskip("ray.tune")
@@ -150,6 +150,25 @@ def test_the_same_scores_give_the_same_interval():
     assert aggregate_scores(scores, seed=3) == first
     np.random.seed(1)
     assert np.random.random() == after_first  # and the global generator is left as it was
+
+
+def test_an_iqm_band_is_rliables_iqm_at_every_point_with_its_bootstrap():
+    """iqm_band takes each resample's IQMs in one trimmed mean over all points; the band
+    must be what rliable's aggregate_iqm gives point by point, from the same resamples."""
+    from rliable import library, metrics
+
+    curves = np.random.default_rng(0).normal(size=(5, 30)).cumsum(1)
+    centre, low, high = iqm_band(curves, seed=4, reps=300)
+    np.random.seed(4)
+    point, interval = library.get_interval_estimates(
+        {"c": curves[:, None, :]},
+        lambda m: np.array([metrics.aggregate_iqm(m[..., j]) for j in range(m.shape[-1])]),
+        reps=300,
+        random_state=np.random.RandomState(4),
+    )
+    np.testing.assert_allclose(centre, point["c"], rtol=1e-12)
+    np.testing.assert_allclose(low, interval["c"][0], rtol=1e-12)
+    np.testing.assert_allclose(high, interval["c"][1], rtol=1e-12)
 
 
 # --- on a real Ray ----------------------------------------------------------------------

@@ -115,14 +115,19 @@ def iqm_band(
     """The IQM over runs at each point of ``curves`` (runs x points) and its 95% band.
 
     The bootstrap resamples whole runs (rliable's runs x tasks x points layout, one task),
-    as rliable's own sample-efficiency curves do.
+    as rliable's own sample-efficiency curves do. Each resample's IQMs are one trimmed mean
+    along the runs, all points at once: what ``rliable.metrics.aggregate_iqm`` computes point
+    by point (scipy's 25% ``trim_mean``), without a Python loop over the points, which took
+    about 10 s a curve at 1,000 resamples and 50 points.
     """
-    library, metrics = _rliable()
+    from scipy.stats import trim_mean
+
+    library, _ = _rliable()
     curves = np.asarray(curves, dtype=float)[:, None, :]
     with _global_numpy_seed(seed):
         point, interval = library.get_interval_estimates(
             {"curve": curves},
-            lambda m: np.array([metrics.aggregate_iqm(m[..., j]) for j in range(m.shape[-1])]),
+            lambda m: trim_mean(m.reshape(-1, m.shape[-1]), 0.25, axis=0),
             reps=reps,
             confidence_interval_size=0.95,
             random_state=np.random.RandomState(seed),
