@@ -119,15 +119,20 @@ def test_a_saved_airl_reward_is_g_alone_over_pair_rows_read_as_the_agent_read_it
     torch.testing.assert_close(got, expected.detach())
 
 
-def test_a_frozen_reward_read_above_its_floor_keeps_gs_order_and_pays_every_step(tmp_path):
-    """reward=above_floor: g minus the lowest g scored so far, a floor that only falls and
-    that a resumed run gets back from its checkpoint."""
+def saved_reward_model(tmp_path):
+    """An AIRL reward model trained one step, saved as a run saves it."""
     torch.manual_seed(3)
     model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
     model.update(transition_features(*batch(seed=0), ACTIONS),
                  transition_features(*batch(seed=10), ACTIONS))  # fmt: skip
     options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
-    path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+    return save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+
+
+def test_a_frozen_reward_read_above_its_floor_keeps_gs_order_and_pays_every_step(tmp_path):
+    """reward=above_floor: g minus the lowest g scored so far, a floor that only falls and
+    that a resumed run gets back from its checkpoint."""
+    path = saved_reward_model(tmp_path)
     frozen = load_frozen_reward_model(path, OBS, ACTIONS, reading="above_floor")
     as_is = load_frozen_reward_model(path, OBS, ACTIONS, reading="logit")
     floors = []
@@ -149,12 +154,7 @@ def test_a_frozen_reward_read_above_its_floor_keeps_gs_order_and_pays_every_step
 def test_a_frozen_reward_ranked_among_the_experts_states_is_the_share_g_scores_lower(tmp_path):
     """reward=expert_rank: the share of the expert's states whose g is at most this g, in
     [0, 1] and in g's order; without the expert's pairs it is refused."""
-    torch.manual_seed(3)
-    model = make_airl_reward_model(OBS, ACTIONS, gamma=0.95, hidden_sizes=(16,))
-    model.update(transition_features(*batch(seed=0), ACTIONS),
-                 transition_features(*batch(seed=10), ACTIONS))  # fmt: skip
-    options = {**AIRLConfig(hidden_sizes=(16,)).__dict__}
-    path = save_airl_reward_model(tmp_path / "reward_model.pt", model, options, OBS, ACTIONS)
+    path = saved_reward_model(tmp_path)
     expert_obs, expert_actions, *_ = batch(n=40, seed=30)
     expert = pair_features(expert_obs, expert_actions, ACTIONS)
     ranked = load_frozen_reward_model(path, OBS, ACTIONS, "expert_rank", expert)
