@@ -19,7 +19,7 @@ import pytest
 
 from advrl.cli.sweep import sweep_main
 from advrl.core.errors import UserError
-from advrl.sweeps.aggregate import aggregate_scores, iqm_band
+from advrl.sweeps.aggregate import aggregate_scores, interquartile_mean, iqm_band
 from advrl.sweeps.sweep import Spec, SweepSettings, check_sweep, parse_spec, rank_configurations
 
 pytest.importorskip("ray.tune")
@@ -135,10 +135,21 @@ def test_the_ranking_is_rliables_iqm_and_interval(tmp_path):
         random_state=np.random.RandomState(3),
     )
     best = rows[0]
-    assert best["iqm"] == pytest.approx(point["lr=b"][0])
-    assert best["iqm_ci95"] == pytest.approx(interval["lr=b"][:, 0].tolist())
+    assert best["iqm"] == pytest.approx(point["lr=b"][0], rel=1e-12)
+    assert best["iqm_ci95"] == pytest.approx(interval["lr=b"][:, 0].tolist(), rel=1e-12)
     assert best["mean"] == pytest.approx(np.mean(scores["lr=b"]))
     assert aggregate_scores({"x": [1.0, 2.0, 3.0, 4.0]})["x"].iqm == pytest.approx(2.5)
+
+
+def test_our_interquartile_mean_is_rliables_at_every_size():
+    """aggregate_scores' bootstrap uses a NumPy IQM in place of rliable's scipy call."""
+    from rliable import metrics
+
+    rng = np.random.default_rng(5)
+    for size in range(1, 14):
+        scores = rng.normal(size=(size, 1)) * 100
+        assert interquartile_mean(scores) == pytest.approx(metrics.aggregate_iqm(scores), 1e-12)
+    assert np.isnan(interquartile_mean(np.array([])))
 
 
 def test_the_same_scores_give_the_same_interval():
