@@ -37,7 +37,8 @@ __all__ = ["DEFAULT_TOTAL_STEPS", "TrainSettings", "train"]
 def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, Any]:
     """Run ``settings`` (with extra ``plugins``) to the end; the summary in summary.json."""
     plan = plan_run(settings, plugins)
-    start_time = time.perf_counter()
+    # A resumed run's wall time goes on from what its checkpoint had taken so far.
+    start_time = time.perf_counter() - (plan.checkpoint or {}).get("wall_time_s", 0.0)
     keep_freed_memory()  # 1.6x faster SeqGAN-v0 steps on CPU (advrl.core.device)
     flush_subnormals()  # RelGAN's relaxed tokens underflow; subnormals are slow (advrl.core.device)
     apply_threads(plan.threads)  # threads sized to the work, not the machine (advrl.core.threads)
@@ -45,8 +46,12 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
     files.create()
     seed_everything(plan.seed)
     resumed = plan.checkpoint is not None
+
+    def elapsed() -> float:
+        return time.perf_counter() - start_time
+
     run = Run(plan.run_dir, plan.seed, plan.device, plan.total_steps, plan.factory, resumed,
-              save=lambda name: _save(plan, files, run, name))  # fmt: skip
+              save=lambda name: _save(plan, files, run, name, elapsed()))  # fmt: skip
     ctrl_c = CtrlC("update")
     hooks = PluginHooks(run, plan.plugins, ctrl_c)
     run.envs = make_vector_env(plan.factory, plan.num_envs, settings.vec, plan.threads.env)
@@ -80,7 +85,7 @@ def train(settings: TrainSettings, plugins: Sequence[Plugin] = ()) -> dict[str, 
         "seed": plan.seed,
         "total_steps": agent.global_step,
         **evaluation,
-        "wall_time_s": time.perf_counter() - start_time,
+        "wall_time_s": elapsed(),
         "sps": train_sps,
         "num_envs": plan.num_envs,
         "device": str(plan.device),
@@ -118,12 +123,14 @@ class PluginHooks(LearnHooks):
             plugin.after_update(self.run, step)
 
 
-def _save(plan: Plan, files: RunFiles, run: Run, name: str) -> Path:
-    """Write ``checkpoints/<name>``: the run, the agent, RNG states and plug-in states."""
+def _save(plan: Plan, files: RunFiles, run: Run, name: str, wall_time_s: float) -> Path:
+    """Write ``checkpoints/<name>``: the run, the agent, RNG states, plug-in states and the
+    wall time so far (a resumed run's summary counts every part)."""
     states = {p.name: p.state_dict(run) for p in plan.plugins}
     agent = run.agent.state_dict()
     plugins = {name: state for name, state in states.items() if state is not None}
-    return files.save(name, dataclasses.asdict(plan.config), {"agent": agent, "plugins": plugins})
+    state = {"agent": agent, "plugins": plugins, "wall_time_s": wall_time_s}
+    return files.save(name, dataclasses.asdict(plan.config), state)
 
 
 def _restore(plan: Plan, run: Run) -> None:

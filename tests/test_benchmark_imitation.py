@@ -45,6 +45,7 @@ def test_the_suite_runs_every_method_and_writes_results_in_the_issues_shape(tmp_
     steps = {"bc": 0, **dict.fromkeys(suite.TRANSFERS, 256)}
     for run in runs:
         assert keys <= set(run) and run["seed"] == 1 and run["demos"] == 4
+        assert run["resumed_from"] is None  # no trial was cut off
         assert run["env_steps"] >= steps.get(run["method"], 512)
         expected = (run["return"] - hopper["random_return"]) / (
             hopper["expert_return"] - hopper["random_return"]

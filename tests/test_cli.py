@@ -12,6 +12,8 @@ import torch
 from conftest import ROOT, TESTS
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from advrl.core.checkpoint import load_checkpoint, save_checkpoint
+
 SUMMARY_KEYS = {
     "env",
     "algo",
@@ -118,6 +120,12 @@ def test_train_writes_events_checkpoints_summary_and_video(trained_run):
 def test_resume_continues_the_step_count(trained_run, script):
     run_dir, _ = trained_run
     first_steps = [s for s, _ in scalars(run_dir, "charts/episodic_return")]
+    final = run_dir / "checkpoints" / "final.pt"
+    first = json.loads((run_dir / "summary.json").read_text())
+    payload = load_checkpoint(final)  # the wall time so far, as if the first part took 1,000 s
+    assert 0 < payload["wall_time_s"] < first["wall_time_s"]
+    payload.pop("format_version")
+    save_checkpoint(final, {**payload, "wall_time_s": 1000.0})
     result = script(
         "train_agent.py",
         "--resume",
@@ -131,6 +139,7 @@ def test_resume_continues_the_step_count(trained_run, script):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["total_steps"] >= 6000
     assert summary["resumed_from"].endswith("final.pt")
+    assert 1000 < summary["wall_time_s"] < 1300  # both parts of the run, not the second alone
     steps = [s for s, _ in scalars(run_dir, "charts/episodic_return")]
     assert max(steps) > max(first_steps) >= 2000
     resumed = [s for s in steps if s > max(first_steps)]
@@ -300,7 +309,6 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
     assert "Traceback" not in stderr
     saved = list((run_dir / "checkpoints").glob("step_*.pt"))
     assert len(saved) == 1 and "--resume" in stdout
-    from advrl.core.checkpoint import load_checkpoint
 
     assert load_checkpoint(saved[0])["agent"]["global_step"] > 0
 

@@ -83,15 +83,31 @@ def test_a_sweep_driver_killed_with_sigterm_leaves_no_ray_process(tmp_path):
     assert not (out / RAY_PROCESSES_FILE).exists()  # a clean end leaves no record
 
 
+def wait_for_a_trial_checkpoint(sweep: subprocess.Popen, out: Path) -> Path:
+    """The run dir of a trial that has saved a periodic checkpoint and not yet ended."""
+    deadline = time.monotonic() + 240
+    while True:
+        for run_dir in out.glob("runs/*"):
+            ended = (run_dir / "checkpoints" / "final.pt").exists()
+            if not ended and list(run_dir.glob("checkpoints/step_*.pt")):
+                return run_dir
+        assert sweep.poll() is None, sweep.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "no trial saved a checkpoint within 240 s"
+        time.sleep(0.05)
+
+
 @ray_group
 @pytest.mark.slow
 def test_resuming_a_sigkilled_sweep_ends_what_its_ray_left(tmp_path):
+    """And a trial cut off goes on from its newest periodic checkpoint (--checkpoint-every)."""
     out = tmp_path / "sweep"
-    sweep = start_sweep(out)
+    sweep = start_sweep(out, "--checkpoint-every", "2000")
     processes = wait_for_a_running_trial(sweep, out)
+    cut_off = wait_for_a_trial_checkpoint(sweep, out)
     sweep.kill()  # SIGKILL: no handler runs, Ray's agents outlive the driver
     sweep.wait(timeout=60)
     time.sleep(3)
+    newest = sorted((cut_off / "checkpoints").glob("step_*.pt"))[-1]
     resumed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--resume", str(out)],
         env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
@@ -103,6 +119,8 @@ def test_resuming_a_sigkilled_sweep_ends_what_its_ray_left(tmp_path):
     assert wait_until_gone(processes, timeout=10) == []
     trials = json.loads((out / "results.json").read_text())["trials"]
     assert len(trials) == 3 and {t["status"] for t in trials} == {"finished"}
+    summary = json.loads((cut_off / "summary.json").read_text())
+    assert summary["resumed_from"] == str(newest) and summary["total_steps"] >= 20000
 
 
 def test_a_record_whose_driver_still_runs_is_refused(tmp_path):

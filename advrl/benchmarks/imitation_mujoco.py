@@ -34,8 +34,9 @@ The protocol, fixed before any result was seen:
   stage (``STAGES``: env, demonstrations, seeds), 1 CPU a trial, two at a time; a stage's
   results join ``results.json`` as soon as it ends. results.json is the ledger: a stage
   runs only the (method, seed) pairs it does not hold yet, so the suite resumes on a fresh
-  clone, where the sweeps' folders are gone (within one machine a stopped sweep also
-  resumes, its unfinished trials starting over).
+  clone, where the sweeps' folders are gone. Within one machine a stopped sweep also
+  resumes, and a trial it cut off goes on from its newest checkpoint (every
+  ``CHECKPOINT_EVERY`` steps; the run's ``resumed_from`` says so), not from step 0.
 - **The reference**: the imitation library's GAIL and AIRL on the same demonstrations, steps
   and seeds (``REFERENCE``), by ``imitation_library_mujoco.py`` in the library's own venv
   (``--reference-python``), two at a time, each finished run kept in
@@ -75,6 +76,9 @@ from advrl.sweeps.sweep import SweepSettings, load_settings, run_sweep
 SUITE = RESULTS / "imitation_mujoco"
 SWEEPS = REPO / "runs" / "imitation_mujoco"
 STEPS = 2_000_000
+CHECKPOINT_EVERY = 100_000
+"""Each trial saves a checkpoint this often, so a stage stopped when a session ends loses
+at most this many steps of each running trial (``SweepSettings.checkpoint_every``)."""
 TRANSFER_FRACTION = 0.5
 """A transferred reward trains its fresh PPO for half the methods' steps (1M of 2M)."""
 POOL_EPISODES = 50
@@ -307,6 +311,7 @@ def run_stage(
         seed=stage.seeds[0],
         cpus_per_trial=1.0,
         max_concurrent=2,
+        checkpoint_every=CHECKPOINT_EVERY,
         variants=variants,
     )
     return run_sweep(settings)
@@ -325,6 +330,7 @@ def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
         summary = json.loads((run_dir / "summary.json").read_text())
         variant = json.loads(params_path.read_text())["variant"]
         method = re.sub(r"_s\d+$", "", variant)  # METHOD_sSEED (or METHOD)
+        resumed = summary.get("resumed_from")  # the checkpoint a cut-off trial went on from
         runs.append(
             {
                 "method": method,
@@ -334,6 +340,7 @@ def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
                 "env_steps": summary["total_steps"],
                 "wall_s": summary["wall_time_s"],
                 "checkpoint": summary["checkpoint"],
+                "resumed_from": Path(resumed).name if resumed else None,
                 "run_dir": str(run_dir),
                 "curve": _reported_curve(trial_dir / "result.json"),
             }

@@ -95,6 +95,14 @@ def sweep_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-failures", type=int, default=1, help="retries of a trial that crashes"
     )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="each trial saves a checkpoint every STEPS env steps, and a trial cut off "
+        "resumes from its newest one on --resume (default 0: it starts over)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="default runs/sweeps/{env}__{algo}")
     parser.add_argument(
         "--resume",
@@ -143,6 +151,7 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                 gpus_per_trial=args.gpus_per_trial,
                 max_concurrent=args.max_concurrent,
                 max_failures=args.max_failures,
+                checkpoint_every=args.checkpoint_every,
             )
         results = run_sweep(settings, resume=args.resume is not None)
         out = Path(settings.out)

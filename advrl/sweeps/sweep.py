@@ -182,6 +182,10 @@ class SweepSettings:
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
     max_failures: int = 1
+    checkpoint_every: int = 0
+    """Each trial saves ``checkpoints/step_N.pt`` every this many env steps, and a trial cut
+    off (its driver killed, a session over) resumes from its newest checkpoint when the
+    sweep resumes; 0: no periodic checkpoints, and a cut-off trial starts over."""
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Named kinds of run, swept on a grid beside the seeds: each a set of ``TrainSettings``
     fields over the sweep's own (``VARIANT_FIELDS``: the reward, demonstrations,
@@ -323,6 +327,7 @@ def _train_settings(
         vec=settings.vec,
         recipe_kwargs=dict(settings.recipe_kwargs),
         threads=max(1, int(settings.cpus_per_trial)),  # Ray's allotment (advrl.core.threads)
+        checkpoint_every=settings.checkpoint_every,
     )
     if variant is None:
         return train_settings
@@ -346,7 +351,7 @@ class TuneProgress(Plugin):
 
     def before_learn(self, run: Run) -> None:
         self.every = max(1, run.total_steps // PROGRESS_REPORTS)
-        self.next_report = self.every
+        self.next_report = run.agent.global_step + self.every  # a resumed trial goes on
 
     def after_update(self, run: Run, step: int) -> None:
         if step < self.next_report or run.logger is None or not run.logger.recent_returns:
@@ -385,10 +390,13 @@ def run_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
         # yet (Ctrl-C right after it): a resumed sweep reports it instead of training again.
         summary = json.loads(finished.read_text())
     else:
-        shutil.rmtree(run_dir, ignore_errors=True)  # a retried or cut-off trial starts afresh
         trial_settings = _train_settings(
             settings, hp, env_kwargs, seed, run_dir, config.get("variant")
         )
+        resume = resume_point(run_dir) if settings.checkpoint_every else None
+        if resume is None:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a retried or cut-off trial starts afresh
+        trial_settings = dataclasses.replace(trial_settings, resume=resume)
         summary = train(trial_settings, plugins=[TuneProgress()])
     numbers = {
         key: float(value)
@@ -402,6 +410,16 @@ def run_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
         )
     numbers["env_steps"] = float(summary["total_steps"])
     tune.report({**numbers, "finished": 1, "run_dir": str(run_dir)})
+
+
+def resume_point(run_dir: Path) -> Path | None:
+    """The checkpoint a cut-off trial goes on from: its ``final.pt`` (cut off while
+    evaluating), else its newest ``step_N.pt``; None if it saved none."""
+    checkpoints = run_dir / "checkpoints"
+    if (checkpoints / "final.pt").exists():
+        return checkpoints / "final.pt"
+    steps = sorted(checkpoints.glob("step_*.pt"))  # step_<10 digits>.pt: by name is by step
+    return steps[-1] if steps else None
 
 
 def _constants(specs: Mapping[str, Spec]) -> dict[str, str]:
