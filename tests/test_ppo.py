@@ -8,8 +8,36 @@ import torch
 from conftest import run_script
 from test_learning import optimal_gridworld_return
 
+from advrl.agents.networks import DiagonalGaussian
 from advrl.agents.ppo import clipped_policy_loss, explained_variance, value_loss
 from advrl.train import TrainSettings, train
+
+
+def test_the_diagonal_gaussian_is_torch_distributions_bit_for_bit():
+    """Box policies use DiagonalGaussian instead of Independent(Normal): the same samples
+    from the same generator state, and the same log-probabilities, entropies and gradients."""
+    from torch.distributions import Independent, Normal
+
+    torch.manual_seed(0)
+    mean = torch.randn(7, 3, requires_grad=True)
+    log_std = torch.randn(3, requires_grad=True)
+    ours = DiagonalGaussian(mean, log_std.exp().expand_as(mean))
+    theirs = Independent(Normal(mean, log_std.exp().expand_as(mean)), 1)
+    torch.manual_seed(1)
+    actions = ours.sample()
+    torch.manual_seed(1)
+    assert torch.equal(actions, theirs.sample()) and not actions.requires_grad
+    assert torch.equal(ours.mean, theirs.mean)
+    for name in ("log_prob", "entropy"):
+        args = (actions,) if name == "log_prob" else ()
+        a, b = getattr(ours, name)(*args), getattr(theirs, name)(*args)
+        assert a.shape == (7,) and torch.equal(a, b), name
+        grads = [
+            torch.autograd.grad(x.sum(), (mean, log_std), retain_graph=True, allow_unused=True)
+            for x in (a, b)
+        ]
+        for ga, gb in zip(*grads, strict=True):
+            assert (ga is None and gb is None) or torch.equal(ga, gb)
 
 
 def test_clipped_objective_hand_computed():

@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Categorical
 
 from advrl.agents.encoders import (
     ExposesPolicy,
@@ -29,6 +30,40 @@ from advrl.agents.encoders import (
 from advrl.agents.token_lstm import LSTMState, TokenLSTM, TokenPolicy, locked_dropout, seqgan_init
 from advrl.core.modules import ACTIVATIONS, is_vector_space, mlp
 from advrl.core.normalization import ObservationNormalizer
+
+
+class DiagonalGaussian:
+    """A Gaussian over action vectors with independent dimensions: the numbers of
+    ``Independent(Normal(mean, std), 1)``, computed with the same arithmetic, so a run
+    is the same bit for bit.
+
+    torch.distributions checks and broadcasts its arguments on every call; with one
+    observation a rollout step that bookkeeping cost more than the policy's forward pass
+    (Hopper-v5: 0.16 ms of a 1.1 ms step, sampling and log-probability together).
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean, self.std = mean, std
+
+    def sample(self) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.normal(self.mean, self.std)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """log pi(a), summed over the action dimensions: shape (B,)."""
+        per_dim = (
+            -((actions - self.mean) ** 2) / (2 * self.std**2)
+            - self.std.log()
+            - math.log(math.sqrt(2 * math.pi))
+        )
+        return per_dim.sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return (0.5 + 0.5 * math.log(2 * math.pi) + torch.log(self.std)).sum(-1)
+
+
+PolicyDistribution = Categorical | DiagonalGaussian
+"""A policy's action distribution: ``sample``, ``log_prob`` and ``entropy`` per row."""
 
 
 class ActorCritic(nn.Module):
@@ -84,7 +119,7 @@ class ActorCritic(nn.Module):
         if isinstance(self.encoder, InitialisesPolicy):  # e.g. SeqGAN's N(0, 0.1)
             self.encoder.init_policy(self.actor)
 
-    def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+    def forward(self, obs: torch.Tensor) -> tuple[PolicyDistribution, torch.Tensor]:
         """The action distribution and V(s) (B,), from one pass through the encoder."""
         features = self.features(obs)
         return self._distribution(self.actor(features)), self.critic(features).squeeze(-1)
@@ -95,7 +130,7 @@ class ActorCritic(nn.Module):
             obs = self.obs_norm(obs)
         return self.torso(self.encoder(obs))
 
-    def distribution(self, obs: torch.Tensor) -> Distribution:
+    def distribution(self, obs: torch.Tensor) -> PolicyDistribution:
         """The policy's action distribution; log_prob and entropy sum over action dims."""
         return self._distribution(self.actor(self.features(obs)))
 
@@ -129,13 +164,12 @@ class ActorCritic(nn.Module):
         features = self.encoder.teacher_forced(sequences, start_id, dropout)
         return self.actor(self.torso(features))
 
-    def _distribution(self, out: torch.Tensor) -> Distribution:
+    def _distribution(self, out: torch.Tensor) -> PolicyDistribution:
         # Argument validation costs more than the forward pass at RL batch sizes; our
         # actions always come from these distributions, so it is off.
         if self.log_std is None:
             return Categorical(logits=out, validate_args=False)
-        normal = Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
-        return Independent(normal, 1, validate_args=False)
+        return DiagonalGaussian(out, self.log_std.exp().expand_as(out))
 
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """Sample an action, or take the mode (argmax / mean) when deterministic."""
@@ -176,6 +210,7 @@ def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 
 __all__ = [
     "ActorCritic",
+    "DiagonalGaussian",
     "LSTMState",
     "OneHot",
     "TokenLSTM",
