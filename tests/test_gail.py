@@ -12,8 +12,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from advrl.core.checkpoint import load_checkpoint
 from advrl.core.demos import load_demos
+from advrl.core.errors import UserError
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.gan.transitions import load_transition_reward_model, pair_features
+from advrl.plan import plan_run
 from advrl.plugins.gail import GAILConfig, LearnedReward
 from advrl.train import TrainSettings, train
 
@@ -90,6 +92,20 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
         )
     )
     assert reuse["discriminator_phases"] == 0
+
+
+def test_a_reading_of_airls_g_is_refused_for_gails_reward_file(expert, tmp_path):
+    """It says the file is GAIL's, not that --demos is missing (expert_rank also takes it)."""
+    _, demos = expert
+    gail = train(
+        TrainSettings(env="CartPole-v1", algo="ppo", total_steps=256, reward="gail", demos=demos,
+                      eval_episodes=0, run_dir=tmp_path / "gail")
+    )  # fmt: skip
+    with pytest.raises(UserError, match=r"reward=expert_rank reads a frozen AIRL reward; .*GAIL"):
+        plan_run(
+            TrainSettings(env="CartPole-v1", algo="ppo", reward=f"model:{gail['reward_model']}",
+                          reward_kwargs={"reward": "expert_rank"}, run_dir=tmp_path / "refused")
+        )  # fmt: skip
 
 
 def expert_over_random_auc(reward_model: str, demos) -> float:

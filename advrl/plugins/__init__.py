@@ -277,10 +277,6 @@ def _reward_plugins(
     frozen = reward.startswith("model:") and not hasattr(env, "frozen_reward_kwargs")
     reading = {**request.frozen_base, **request.reward_kwargs} if frozen else {}
     ranks_demos = reading.get("reward") in EXPERT_READINGS
-    if ranks_demos and demos is None:
-        raise UserError(
-            f"reward={reading['reward']} ranks g among the expert's states: add --demos FILE"
-        )
     uses_demos = reward in adversarial or request.pretrain is not None or ranks_demos
     if demos is not None and not uses_demos:
         raise UserError(
@@ -302,6 +298,10 @@ def _reward_plugins(
         if reading:  # checked before anything is written
             path = reward.removeprefix("model:")
             check_frozen_reading(load_checkpoint(Path(path)), path, reading["reward"])
+        if ranks_demos and demos is None:  # (once the file is known to be AIRL's)
+            raise UserError(
+                f"reward={reading['reward']} ranks g among the expert's states: add --demos FILE"
+            )
     if reward in adversarial and demos is not None:  # without demos it was refused above
         options = config_from_overrides(
             adversarial[reward], request.gail_base, request.reward_kwargs, f"--reward {reward}"
