@@ -323,6 +323,8 @@ class DQN:
                         }
                     )
                     hooks.after_update(self.global_step)
+                    if hooks.stop_requested:  # a plug-in's stop: now, not after the phase
+                        break
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
