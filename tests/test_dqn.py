@@ -264,7 +264,7 @@ def test_solves_cartpole_within_50k_steps(name, tmp_path):
     The preset anneals the learning rate, so the final policy is usually the solved one;
     DQN's greedy policy on CartPole can still flip between 500 and 250 from one phase of
     gradient steps to the next, so the policy is evaluated every 5,000 steps, and the run
-    stops at the first that solves it (seed 1: dqn at 35k, double_dqn at 25k).
+    stops at the first that solves it (seed 1: dqn at 35k, double at 25k, both duelings 45k).
     """
     solved = StopWhenSolved(every=5_000, threshold=475)
     summary = train(
