@@ -397,7 +397,7 @@ def run_reference(
     """The imitation library's GAIL and AIRL (``REFERENCE``) through ``python`` (its venv's
     interpreter), two at a time; runs already in ``imitation_library.jsonl`` are kept."""
     import subprocess
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     journal = suite / "imitation_library.jsonl"
     done = read_reference(suite)
@@ -425,7 +425,10 @@ def run_reference(
 
     finished = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for entry in pool.map(run, jobs):
+        # Journal each run as it finishes (not in job order), so a session that ends while
+        # one run is still going keeps the other.
+        for future in as_completed([pool.submit(run, job) for job in jobs]):
+            entry = future.result()
             with journal.open("a") as file:
                 file.write(json.dumps(entry) + "\n")
             log(f"reference {entry['method']} seed {entry['seed']}: {entry['return']:.1f}")
