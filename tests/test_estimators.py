@@ -95,3 +95,12 @@ def test_the_exact_per_step_expectation_has_the_least_variance_of_the_unbiased(l
 
     exact_sum = variance("exact_expectation")
     assert exact_sum < variance("reinforce_baseline") < variance("reinforce")
+
+
+def test_too_few_lab_repeats_is_a_one_line_error(capsys):
+    from advrl.cli.benchmark import benchmark_main
+
+    assert benchmark_main(["--suite", "estimators", "--repeats", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --repeats must be at least 2 (a variance needs two estimates), got 1"
+    ]

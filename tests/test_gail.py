@@ -19,6 +19,10 @@ from advrl.plan import plan_run
 from advrl.plugins.gail import GAILConfig, LearnedReward
 from advrl.train import TrainSettings, train
 
+# The tests that read the expert run in one xdist worker, so that it is trained once, not once
+# in each worker (about 30 s of CI's time).
+expert_group = pytest.mark.xdist_group("cartpole_expert")
+
 
 @pytest.fixture(scope="module")
 def expert(tmp_path_factory):
@@ -38,6 +42,7 @@ def expert(tmp_path_factory):
     return root, demos
 
 
+@expert_group
 def test_record_demos_writes_whole_episodes(expert):
     _, path = expert
     demos = load_demos(path)
@@ -50,6 +55,7 @@ def test_record_demos_writes_whole_episodes(expert):
     np.testing.assert_array_equal(demos["next_obs"][inside], demos["obs"][inside + 1])
 
 
+@expert_group
 def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     root, demos = expert
     run_dir = root / "gail"
@@ -94,6 +100,7 @@ def test_ppo_learns_cartpole_from_the_gail_reward_alone(expert):
     assert reuse["discriminator_phases"] == 0
 
 
+@expert_group
 def test_a_reading_of_airls_g_is_refused_for_gails_reward_file(expert, tmp_path):
     """It says the file is GAIL's, not that --demos is missing (expert_rank also takes it)."""
     _, demos = expert
@@ -133,6 +140,7 @@ def expert_over_random_auc(reward_model: str, demos) -> float:
     return float(roc_auc_score(labels, np.r_[expert_reward.numpy(), random_reward.numpy()]))
 
 
+@expert_group
 def test_ppo_learns_cartpole_from_an_ebgan_energy_reward(expert):
     """The EBGAN discriminator (an autoencoder's energy, reward exp(-E)) in GAIL's place.
     Measured: 500 on seeds 1-3, and BEGAN's and the loss-sensitive GAN's 500 on seed 2."""
@@ -148,6 +156,7 @@ def test_ppo_learns_cartpole_from_an_ebgan_energy_reward(expert):
     assert expert_over_random_auc(summary["reward_model"], demos) >= 0.8
 
 
+@expert_group
 def test_behaviour_cloning_alone_reaches_450_on_cartpole(expert):
     """BC and MLE are one mechanism: maximum likelihood of the demonstrations, no RL step."""
     root, demos = expert

@@ -69,6 +69,13 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=None, help="override each case's budget")
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="estimators: the lab's estimates per estimator and batch size (default 100); "
+        "fewer for a quick look",
+    )
+    parser.add_argument(
         "--cases", nargs="+", default=None, help="run only these cases of the suite (by name)"
     )
     parser.add_argument("--eval-episodes", type=int, default=10)
@@ -171,6 +178,13 @@ def estimators(args: argparse.Namespace) -> int:
     """Gradient estimators against closed forms and exact gradients (minutes)."""
     from advrl.benchmarks.estimators import OUT, lab_study, toy_study
 
+    if args.repeats is not None and args.repeats < 2:
+        print(
+            f"error: --repeats must be at least 2 (a variance needs two estimates), got "
+            f"{args.repeats}",
+            file=sys.stderr,
+        )
+        return 2
     out = args.out or OUT
     result = toy_study(out, seed=args.seeds[0])
     for row in result["rows"]:
@@ -180,7 +194,8 @@ def estimators(args: argparse.Namespace) -> int:
                 f"(true {row['true_gradient']:5.2f})  variance {row['variance']:8.2f} "
                 f"(closed form {row['variance_closed_form']:8.2f})"
             )
-    lab = lab_study(out, seed=args.seeds[0])
+    repeats = {"repeats": args.repeats} if args.repeats else {}
+    lab = lab_study(out, seed=args.seeds[0], **repeats)
     print(f"lab: V={lab['vocab_size']}, T={lab['length']}, {lab['parameters']} parameters")
     for row in lab["rows"]:
         if row["batch"] in (1, 64):
