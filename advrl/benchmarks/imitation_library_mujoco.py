@@ -28,6 +28,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+import torch
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.data.types import Transitions
@@ -84,6 +85,9 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         reward_net=reward_net,
         allow_variable_horizon=True,
     )
+    # One thread, as each of advrl's trials gets (one CPU each, two at a time): two
+    # processes of torch's default two threads would fight over the two cores.
+    torch.set_num_threads(1)
     start = time.perf_counter()
     trainer.train(steps)
     wall = time.perf_counter() - start
