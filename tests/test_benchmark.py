@@ -26,3 +26,31 @@ def test_each_implementation_gets_its_final_return_iqm_and_interval(tmp_path):
     assert written["advrl"]["iqm_ci95"] == pytest.approx(
         [expected["advrl"].iqm_low, expected["advrl"].iqm_high]
     )
+
+
+def test_each_side_trains_with_its_own_users_threads(tmp_path, monkeypatch):
+    """Ours with advrl's thread policy (one thread for an MLP), SB3 with torch's default, and
+    torch's count put back between them."""
+    import torch
+
+    from advrl.benchmarks.rl import run_suite
+
+    pytest.importorskip("mujoco")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        (result,) = run_suite(
+            "ppo-mujoco",
+            [1],
+            eval_episodes=1,
+            steps=1024,
+            log=lambda _: None,
+            journal=tmp_path / "runs.jsonl",
+        )
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert {run.impl: run.threads for run in result.runs} == {"advrl": 1, "sb3": 2}
+    journaled = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [entry["threads"] for entry in journaled] == [1, 2]

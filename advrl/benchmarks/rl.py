@@ -2,7 +2,9 @@
 
 Each case trains our agent and its SB3 counterpart with the same hyperparameters, network
 sizes, number of envs and env steps, in one process, seed by seed, alternating between the
-two so that machine noise hits both alike. It reports the median over seeds of the final
+two so that machine noise hits both alike. Each runs as its users run it: ours with advrl's
+thread policy (``train_agent.py``'s), SB3 with torch's default threads; each run records
+its count. It reports the median over seeds of the final
 greedy return, the steps until the mean of the last 10 training episodes reaches the
 threshold, wall time and SPS, and the ratios ours / SB3.
 """
@@ -22,10 +24,12 @@ import numpy as np
 import torch
 
 from advrl.agents import get_algorithm
+from advrl.agents.encoders import splits_over_threads
 from advrl.core.checkpoint import write_json_atomic
 from advrl.core.config import config_from_overrides
 from advrl.core.logger import RunLogger
 from advrl.core.seeding import seed_everything
+from advrl.core.threads import apply_threads, plan_threads
 from advrl.envs.atari import atari_make_kwargs, is_atari_id
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.evaluation import evaluate
@@ -65,6 +69,8 @@ class RunResult:
     sps: float
     curve: list[tuple[int, float]] = field(default_factory=list)
     """(env step, raw episode return) of every training episode; kept out of the suite JSON."""
+    threads: int | None = None
+    """torch's intra-op threads the run trained with (None: a run journaled before this)."""
 
 
 @dataclass
@@ -113,20 +119,29 @@ def steps_to_threshold(
 
 
 def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
+    """Our agent as ``train_agent.py`` runs it: torch's threads from advrl's thread policy
+    (one for an MLP, every core for a CNN or token LSTM: ``advrl.core.threads``), put back
+    afterwards so that SB3 runs with torch's default, as its users run it."""
     seed_everything(seed)
     algo_cls = get_algorithm(case.algo)
     config = config_from_overrides(algo_cls.Config, case.hp, {}, case.algo)
     factory = resolve_env(case.env)
     envs = make_vector_env(factory, case.num_envs)
+    torch_default = torch.get_num_threads()
+    plan = plan_threads(None, splits_over_threads(envs.single_observation_space), case.num_envs)
+    apply_threads(plan)
     agent = algo_cls(
         envs.single_observation_space, envs.single_action_space, config, torch.device("cpu")
     )
-    with tempfile.TemporaryDirectory() as log_dir:
-        logger = RunLogger(Path(log_dir), case.total_steps)
-        start = time.perf_counter()
-        agent.learn(envs, case.total_steps, logger, seed=seed)
-        wall = time.perf_counter() - start
-        logger.close()
+    try:
+        with tempfile.TemporaryDirectory() as log_dir:
+            logger = RunLogger(Path(log_dir), case.total_steps)
+            start = time.perf_counter()
+            agent.learn(envs, case.total_steps, logger, seed=seed)
+            wall = time.perf_counter() - start
+            logger.close()
+    finally:
+        torch.set_num_threads(torch_default)
     envs.close()
     final = None
     if case.evaluate:
@@ -139,6 +154,7 @@ def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
         wall,
         agent.global_step / wall,
         logger.curve,
+        plan.torch,
     )
 
 
@@ -197,6 +213,7 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
         wall,
         model.num_timesteps / wall,
         curve.curve,
+        torch.get_num_threads(),
     )
 
 
@@ -563,7 +580,7 @@ def run_suite(
                 log(
                     f"  {case.name} seed {seed} {run.impl:5s}: return {final:>8}  "
                     f"to-threshold {run.steps_to_threshold}  {run.wall_time_s:6.1f}s  "
-                    f"{run.sps:8.0f} SPS"
+                    f"{run.sps:8.0f} SPS  {run.threads} torch threads"
                 )
         results.append(result)
     return results
