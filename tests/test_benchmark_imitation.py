@@ -167,3 +167,11 @@ def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_
     assert {r["method"] for r in runs} == {"imitation_gail", "imitation_airl"}
     assert all(r["normalised"] == pytest.approx(0.1) and r["checkpoint"] is None for r in runs)
     assert results["cost"] == {"env_steps": 0, "cpu_hours": 0.0}  # advrl's runs only
+
+
+def test_a_library_run_counts_when_it_trained_every_whole_round_of_the_budget():
+    """The library trains whole 2,048-step rounds: 976 of them (1,998,848 steps) had the 2M
+    budget, one round fewer did not."""
+    assert suite.reference_finished({"env_steps": 2_000_896}, 2_000_000)
+    assert suite.reference_finished({"env_steps": 1_998_848}, 2_000_000)
+    assert not suite.reference_finished({"env_steps": 1_996_800}, 2_000_000)

@@ -89,7 +89,8 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     # processes of torch's default two threads would fight over the two cores.
     torch.set_num_threads(1)
     start = time.perf_counter()
-    trainer.train(steps)
+    # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
+    trainer.train(-(-steps // 2048) * 2048)
     wall = time.perf_counter() - start
     venv.training = False
     eval_env = VecNormalize(
