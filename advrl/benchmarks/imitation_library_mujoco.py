@@ -16,10 +16,15 @@ rewards and health checks (v5 fixed details of contact forces and info, none of 
 Hopper's or HalfCheetah's observation uses), so the ``-v5`` demonstrations are used as they
 are. The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64
 tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), observations normalised by
-``VecNormalize`` and the learned reward by the library's ``NormalizedRewardNet``, as its
-MuJoCo examples do; the discriminator trains after every 2048-step rollout on expert and
+``VecNormalize``, and the reward net built as the library's own scripts build it
+(``imitation/scripts/ingredients/reward.py``): inputs and output normalised by running
+statistics (``NormalizedRewardNet``). The output normalisation reaches AIRL's learner; GAIL's
+learner gets -log(1 - D) of the raw logit (``RewardNetFromDiscriminatorLogit`` calls the
+net's forward, which the normaliser leaves alone), in the library's scripts too. The
+discriminator trains after every 2048-step rollout on expert and
 agent transitions in 16 steps of min(256, the demonstrations' size) each. Prints one JSON line:
-the greedy true return over 10 episodes (from seed + 10,000), env steps and wall time.
+the greedy true return over 10 episodes (from seed + 10,000), env steps, wall time and the
+training curve (the mean true return of the last 100 episodes, every 10 rounds).
 """
 
 import json
@@ -32,12 +37,20 @@ import torch
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.data.types import Transitions
-from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+from imitation.rewards.reward_nets import (
+    BasicRewardNet,
+    BasicShapedRewardNet,
+    NormalizedRewardNet,
+)
 from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+CURVE_ROUNDS = 10
+"""Rounds (of 2,048 steps) between two points of the training curve: the mean true return
+of the learner's last 100 episodes."""
 
 
 def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> None:
@@ -50,7 +63,9 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         next_obs=demos["next_obs"].astype(np.float32),
         dones=demos["terminals"].astype(bool),
     )
-    venv = VecNormalize(DummyVecEnv([lambda: gym.make(env_id)]), norm_reward=False)
+    # Monitor sits under the library's reward wrapper, so it sees the env's true reward: the
+    # learner's training return, kept every CURVE_ROUNDS rounds as the run's curve.
+    venv = VecNormalize(DummyVecEnv([lambda: Monitor(gym.make(env_id))]), norm_reward=False)
     venv.seed(seed)
     learner = PPO(
         "MlpPolicy",
@@ -69,8 +84,11 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         device="cpu",
     )
     net_cls = BasicShapedRewardNet if method == "airl" else BasicRewardNet
-    reward_net = net_cls(
-        venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm
+    # The library's own defaults (imitation/scripts/ingredients/reward.py): inputs and the
+    # reward the learner sees both normalised by running statistics.
+    reward_net = NormalizedRewardNet(
+        net_cls(venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm),
+        normalize_output_layer=RunningNorm,
     )
     trainer_cls = AIRL if method == "airl" else GAIL
     trainer = trainer_cls(
@@ -90,7 +108,14 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     torch.set_num_threads(1)
     start = time.perf_counter()
     # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
-    trainer.train(-(-steps // 2048) * 2048)
+    curve: list[list[float]] = []
+
+    def keep_curve(round_index: int) -> None:
+        if (round_index + 1) % CURVE_ROUNDS == 0 and learner.ep_info_buffer:
+            recent = [float(info["r"]) for info in learner.ep_info_buffer]
+            curve.append([float(learner.num_timesteps), float(np.mean(recent))])
+
+    trainer.train(-(-steps // 2048) * 2048, callback=keep_curve)
     wall = time.perf_counter() - start
     venv.training = False
     eval_env = VecNormalize(
@@ -112,6 +137,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
                 "return": float(np.mean(returns)),
                 "env_steps": int(learner.num_timesteps),
                 "wall_s": wall,
+                "curve": curve,
             }
         )
     )

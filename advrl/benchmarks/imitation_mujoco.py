@@ -474,7 +474,8 @@ def write_results(
             if entry["env"] == env and reference_finished(entry, total_steps):
                 runs.append(
                     {key: entry[key] for key in ("method", "demos", "seed", "return")}
-                    | {"env_steps": entry["env_steps"], "wall_s": entry["wall_s"], "curve": []}
+                    | {"env_steps": entry["env_steps"], "wall_s": entry["wall_s"]}
+                    | {"curve": entry.get("curve", [])}
                     | {"checkpoint": None, "run_dir": None, "reference": entry["env_id_run"]}
                 )
         for run in runs:
