@@ -107,7 +107,6 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     # processes of torch's default two threads would fight over the two cores.
     torch.set_num_threads(1)
     start = time.perf_counter()
-    # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
     curve: list[list[float]] = []
 
     def keep_curve(round_index: int) -> None:
@@ -115,6 +114,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
             recent = [float(info["r"]) for info in learner.ep_info_buffer]
             curve.append([float(learner.num_timesteps), float(np.mean(recent))])
 
+    # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
     trainer.train(-(-steps // 2048) * 2048, callback=keep_curve)
     wall = time.perf_counter() - start
     venv.training = False
