@@ -27,6 +27,30 @@ def test_gae_hand_computed_single_env():
     assert adv.flatten().tolist() == pytest.approx([1.25, 1.0, 3.5, 4.0])
 
 
+def test_gae_in_numpy_is_torch_arithmetic_bit_for_bit():
+    # compute_gae loops in numpy for speed; the numbers must be the float32 torch loop's.
+    generator = torch.Generator().manual_seed(0)
+    rewards, values = (
+        torch.randn(64, 3, generator=generator),
+        torch.randn(64, 3, generator=generator),
+    )
+    ends = (torch.rand(64, 3, generator=generator) < 0.1).float()
+    last = torch.randn(3, generator=generator)
+    gamma, lam = 0.999, 0.95
+    expected = torch.zeros_like(rewards)
+    running = torch.zeros(3)
+    for t in reversed(range(64)):
+        next_values = last if t == 63 else values[t + 1]
+        not_end = 1.0 - ends[t]
+        delta = rewards[t] + gamma * next_values * not_end - values[t]
+        running = delta + gamma * lam * not_end * running
+        expected[t] = running
+    adv, ret = compute_gae(rewards, values, ends, last, gamma, lam)
+    assert adv.dtype == torch.float32
+    assert torch.equal(adv, expected)
+    assert torch.equal(ret, expected + values)
+
+
 class _ConstantValue:
     """Stands in for a policy whose V(s) is 10 * s."""
 

@@ -165,34 +165,38 @@ class PPO(OnPolicyAgent):
         cfg = self.config
         batch = buffer.n_steps * buffer.num_envs
         minibatch = min(cfg.batch_size, batch)
-        b_obs = buffer.obs.flatten(0, 1)
-        b_actions = buffer.actions.flatten(0, 1)
-        b_logprobs, b_values = buffer.logprobs.flatten(), buffer.values.flatten()
         # The KL anchor's advantage (if any) joins the policy's; the critic keeps learning
         # the env's return alone.
-        b_advantages, b_returns = (advantages + kl_advantages).flatten(), returns.flatten()
+        b_values, b_returns = buffer.values.flatten(), returns.flatten()
+        samples = (
+            buffer.obs.flatten(0, 1),
+            buffer.actions.flatten(0, 1),
+            buffer.logprobs.flatten(),
+            b_values,
+            (advantages + kl_advantages).flatten(),
+            b_returns,
+        )
         stats = torch.zeros(5, device=self.device)  # policy, value, entropy, clipfrac, kl
         n_updates = 0
         for _ in range(cfg.n_epochs):
+            # Shuffled once per epoch, so each minibatch is a slice rather than a gather.
             # One minibatch covering the batch needs no shuffle (SB3's CartPole preset).
-            minibatches = (
-                torch.randperm(batch, device=self.device).split(minibatch)
-                if minibatch < batch
-                else [slice(None)]
-            )
-            for idx in minibatches:
-                dist, values = self.policy(b_obs[idx])
-                adv = b_advantages[idx]
+            shuffled = samples
+            if minibatch < batch:
+                order = torch.randperm(batch, device=self.device)
+                shuffled = tuple(tensor[order] for tensor in samples)
+            for start in range(0, batch, minibatch):
+                obs, actions, old_logprobs, old_values, adv, rets = (
+                    tensor[start : start + minibatch] for tensor in shuffled
+                )
+                dist, values = self.policy(obs)
                 if cfg.normalize_advantage and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg_loss, clip_fraction, approx_kl = clipped_policy_loss(
-                    dist.log_prob(b_actions[idx]), b_logprobs[idx], adv, cfg.clip_coef
+                    dist.log_prob(actions), old_logprobs, adv, cfg.clip_coef
                 )
                 v_loss = value_loss(
-                    values,
-                    b_values[idx],
-                    b_returns[idx],
-                    cfg.clip_coef if cfg.clip_value_loss else None,
+                    values, old_values, rets, cfg.clip_coef if cfg.clip_value_loss else None
                 )
                 entropy = dist.entropy().mean()
                 loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
