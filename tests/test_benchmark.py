@@ -30,7 +30,7 @@ def test_each_implementation_gets_its_final_return_iqm_and_interval(tmp_path):
 
 def test_each_side_trains_with_its_own_users_threads(tmp_path, monkeypatch):
     """Ours with advrl's thread policy (one thread for an MLP), SB3 with torch's default, and
-    torch's count put back between them."""
+    torch's count put back between them; each run's gradient phase timed."""
     import torch
 
     from advrl.benchmarks.rl import run_suite
@@ -54,3 +54,7 @@ def test_each_side_trains_with_its_own_users_threads(tmp_path, monkeypatch):
     assert {run.impl: run.threads for run in result.runs} == {"advrl": 1, "sb3": 2}
     journaled = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [entry["threads"] for entry in journaled] == [1, 2]
+    # Each run also says how much of its wall time went to the gradient phase.
+    for run in result.runs:
+        assert run.update_s is not None and 0 < run.update_s < run.wall_time_s
+    assert [entry["update_s"] for entry in journaled] == [run.update_s for run in result.runs]

@@ -11,6 +11,7 @@ threshold, wall time and SPS, and the ratios ours / SB3.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import tempfile
@@ -71,6 +72,10 @@ class RunResult:
     """(env step, raw episode return) of every training episode; kept out of the suite JSON."""
     threads: int | None = None
     """torch's intra-op threads the run trained with (None: a run journaled before this)."""
+    update_s: float | None = None
+    """Seconds in the gradient phase (our on-policy agents' ``update``, SB3's ``train``);
+    the rest of ``wall_time_s`` is rollouts and bookkeeping. None: an agent without a
+    separate phase (our DQN), or a run journaled before this."""
 
 
 @dataclass
@@ -118,6 +123,24 @@ def steps_to_threshold(
     return None
 
 
+def time_calls(obj: Any, method: str) -> list[float]:
+    """Wrap ``obj.method``, on this instance only, to add each call's seconds to the one-item
+    list returned (read it after training)."""
+    spent = [0.0]
+    inner = getattr(obj, method)
+
+    @functools.wraps(inner)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    setattr(obj, method, timed)
+    return spent
+
+
 def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
     """Our agent as ``train_agent.py`` runs it: torch's threads from advrl's thread policy
     (one for an MLP, every core for a CNN or token LSTM: ``advrl.core.threads``), put back
@@ -133,6 +156,7 @@ def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
     agent = algo_cls(
         envs.single_observation_space, envs.single_action_space, config, torch.device("cpu")
     )
+    update_s = time_calls(agent, "update") if hasattr(agent, "update") else None
     try:
         with tempfile.TemporaryDirectory() as log_dir:
             logger = RunLogger(Path(log_dir), case.total_steps)
@@ -155,6 +179,7 @@ def run_ours(case: Case, seed: int, eval_episodes: int) -> RunResult:
         agent.global_step / wall,
         logger.curve,
         plan.torch,
+        None if update_s is None else update_s[0],
     )
 
 
@@ -178,6 +203,7 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
     seed_everything(seed)
     envs = _sb3_env(case.env, case.num_envs, seed)
     model = case.sb3_factory(envs, seed)
+    train_s = time_calls(model, "train")
     curve = Curve()
     start = time.perf_counter()
     model.learn(case.total_steps, callback=curve)
@@ -214,6 +240,7 @@ def run_sb3(case: Case, seed: int, eval_episodes: int) -> RunResult:
         model.num_timesteps / wall,
         curve.curve,
         torch.get_num_threads(),
+        train_s[0],
     )
 
 
