@@ -5,6 +5,7 @@ medians over seeds with ours / SB3 ratios, and writes the raw results as JSON.
 """
 
 import argparse
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -166,6 +167,7 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
             "python": platform.python_version(),
             "machine": platform.machine(),
             "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "command": " ".join(sys.argv),
         },
         merge=args.cases is not None,
