@@ -181,7 +181,7 @@ class PPO(OnPolicyAgent):
         for _ in range(cfg.n_epochs):
             # Shuffled once per epoch, so each minibatch is a slice rather than a gather.
             # One minibatch covering the batch needs no shuffle (SB3's CartPole preset).
-            shuffled = samples
+            shuffled: tuple[Tensor, ...] = samples
             if minibatch < batch:
                 order = torch.randperm(batch, device=self.device)
                 shuffled = tuple(tensor[order] for tensor in samples)
