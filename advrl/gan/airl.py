@@ -31,6 +31,7 @@ from advrl.core.checkpoint import save_checkpoint
 from advrl.core.errors import UserError
 from advrl.core.modules import flat_size, is_vector_space, mlp
 from advrl.core.normalization import ObservationNormalizer
+from advrl.gan.losses import gradient_penalty
 from advrl.gan.reward_model import BaseRewardModel, RewardModel
 from advrl.gan.transitions import action_features, action_size, feature_size
 
@@ -95,12 +96,18 @@ class AIRLDiscriminator(nn.Module):
             rows[:, 2 * d + k + 1],
         )
 
+    def reward_inputs(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """What g reads: the standardised observation (and the action unless state-only)."""
+        inputs = self.obs_norm(obs)
+        return inputs if self.state_only else torch.cat([inputs, actions], dim=1)
+
+    def reward_of_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """g (B,) of ``reward_inputs`` rows."""
+        return self.g(inputs).squeeze(1)
+
     def reward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """g(s[, a]) (B,): the learned reward, without shaping or entropy."""
-        inputs = self.obs_norm(obs)
-        if not self.state_only:
-            inputs = torch.cat([inputs, actions], dim=1)
-        return self.g(inputs).squeeze(1)
+        return self.reward_of_inputs(self.reward_inputs(obs, actions))
 
     def shaped(self, rows: torch.Tensor) -> torch.Tensor:
         """f(s, a, s') (B,): the reward plus the potential's shaping term."""
@@ -114,6 +121,33 @@ class AIRLDiscriminator(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         """The logit of D, f - log pi (B,)."""
         return self.shaped(rows) - self.split(rows)[4]
+
+
+class AIRLRewardModel(RewardModel):
+    """A RewardModel over an ``AIRLDiscriminator`` whose gradient penalty (``gradient_penalty``
+    > 0) constrains g alone, with respect to what g reads, at points between the expert's
+    and the agent's states.
+
+    WGAN-GP's penalty on the whole logit would also see its log pi column, whose gradient is
+    exactly -1: pulling the norm to 1 would then pull g's and h's gradients to 0. On g alone,
+    in standardised state units, it keeps the reward that transfers smooth: g changes by
+    about one per standard deviation between the expert's states and the agent's, instead
+    of falling by hundreds to thousands off the expert's states (as DAC, Kostrikov et al.
+    2019, penalises GAIL's discriminator).
+    """
+
+    discriminator: AIRLDiscriminator
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        d = self.discriminator
+        real_obs, real_actions = d.split(real)[:2]
+        fake_obs, fake_actions = d.split(fake)[:2]
+        return gradient_penalty(
+            d.reward_of_inputs,
+            d.reward_inputs(real_obs, real_actions),
+            d.reward_inputs(fake_obs, fake_actions),
+            weight=self.gp_weight,
+        )
 
 
 class AIRLReward(nn.Module):
@@ -200,13 +234,18 @@ def make_airl_reward_model(
     loss: str = "non_saturating",
     lr: float = 3e-4,
     reward: str = "logit",
-) -> RewardModel:
+    gradient_penalty: float | None = None,
+) -> AIRLRewardModel:
     """An AIRL discriminator in a RewardModel; its reward reads the logit f - log pi
-    (``logit``: as it is; ``neg_log_one_minus_d``: softplus of it, always positive)."""
+    (``logit``: as it is; ``neg_log_one_minus_d``: softplus of it, always positive).
+    ``gradient_penalty`` weighs WGAN-GP's penalty on g (``AIRLRewardModel``); None takes the
+    loss's own (none for the cross-entropy losses)."""
     discriminator = AIRLDiscriminator(
         observation_space, action_space, gamma, hidden_sizes, state_only
     )
-    return RewardModel(discriminator, loss=loss, lr=lr, reward=reward)
+    return AIRLRewardModel(
+        discriminator, loss=loss, lr=lr, reward=reward, gradient_penalty=gradient_penalty
+    )
 
 
 def save_airl_reward_model(

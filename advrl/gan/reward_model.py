@@ -324,8 +324,7 @@ class RewardModel(BaseRewardModel):
         metrics: dict[str, float] = {}
         if self.gp_weight > 0:
             n = min(len(real), len(fake))
-            real_gp, fake_gp = self._interpolable(real[:n]), self._interpolable(fake[:n])
-            penalty = gradient_penalty(self._forward, real_gp, fake_gp, weight=self.gp_weight)
+            penalty = self._penalty(real[:n], fake[:n])
             loss = loss + penalty
             metrics["gradient_penalty"] = penalty.item()
         if auxiliary is not None:
@@ -395,6 +394,12 @@ class RewardModel(BaseRewardModel):
         return torch.sigmoid(self.scores(x))
 
     # --- internals ----------------------------------------------------------------------
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's penalty on the discriminator's gradient with respect to its inputs, at
+        points between two batches of the same size."""
+        real_gp, fake_gp = self._interpolable(real), self._interpolable(fake)
+        return gradient_penalty(self._forward, real_gp, fake_gp, weight=self.gp_weight)
 
     def _interpolable(self, x: torch.Tensor) -> torch.Tensor:
         """Float inputs as they are; token ids as one-hot (B, ..., V) for the penalty."""

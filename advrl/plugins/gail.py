@@ -288,6 +288,11 @@ class AIRLConfig(GAILConfig):
     """g reads the state alone (the disentangled reward that transfers) instead of (s, a)."""
     gamma: float | None = None
     """Discount of the shaping term gamma h(s'); None takes the agent's."""
+    gradient_penalty: float | None = None
+    """Weight of WGAN-GP's penalty on g's gradient, in standardised state units, at points
+    between the expert's and the agent's states (``advrl.gan.airl.AIRLRewardModel``): a
+    smoother g off the expert's states, for transfer. None: the loss's own (none for the
+    cross-entropy losses)."""
 
     def make_reward_model(
         self, observation_space: gym.Space, action_space: gym.Space
@@ -303,6 +308,7 @@ class AIRLConfig(GAILConfig):
             self.loss,
             self.lr,
             self.reward,
+            self.gradient_penalty,
         )
 
     saver = staticmethod(save_airl_reward_model)
@@ -311,6 +317,8 @@ class AIRLConfig(GAILConfig):
         problems = super().validate()
         if self.gamma is not None and not 0 <= self.gamma <= 1:
             problems.append(f"gamma must be in [0, 1] or none, got {self.gamma}")
+        if self.gradient_penalty is not None and self.gradient_penalty < 0:
+            problems.append(f"gradient_penalty must be >= 0 or none, got {self.gradient_penalty}")
         return problems
 
 
