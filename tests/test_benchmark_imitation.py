@@ -2,6 +2,7 @@
 method run through a Ray Tune sweep, AIRL's reward transferred, and results.json in the shape
 the issue gives, with the headline's checkpoints re-evaluable."""
 
+import dataclasses
 import json
 import shutil
 
@@ -139,6 +140,25 @@ def test_a_finished_stage_runs_a_method_added_since_in_a_sweep_of_its_own(tmp_pa
     assert (sweeps / stage.name / "results.json").read_text() == "{}"
 
 
+def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(tmp_path, monkeypatch):
+    """``--cpus 1`` (a core lent to another job) sizes a new stage's Ray and a resumed
+    one's, whatever the resumed sweep was started with; the protocol's 2 at once stays."""
+    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
+    stage = suite.Stage("Hopper-v5", 4, (1,))
+    started = []
+    monkeypatch.setattr(suite, "run_sweep", lambda settings, resume=False: started.append(
+        (settings, resume)))  # fmt: skip
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    ((settings, resume),) = started
+    assert (settings.num_cpus, settings.max_concurrent, resume) == (1, 2, False)
+    (sweeps / stage.name).mkdir(parents=True)
+    (sweeps / stage.name / "sweep.json").write_text(
+        json.dumps(dataclasses.asdict(settings) | {"num_cpus": 2})
+    )
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    assert (started[1][0].num_cpus, started[1][1]) == (1, True)
+
+
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):
     """The imitation library's runs go through its own interpreter (here a stand-in that
     prints what the real script prints), are journaled, and are not run twice."""
@@ -156,7 +176,7 @@ def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_
     (out / "expert_Hopper-v5.json").write_text(
         json.dumps({"expert_return": 1000.0, "expert_return_std": 0.0, "random_return": 0.0})
     )
-    first = suite.run_reference(str(fake), out, total_steps=64)
+    first = suite.run_reference(str(fake), out, total_steps=64, cpus=1)
     assert sorted((r["method"], r["seed"]) for r in first) == [
         (f"imitation_{m}", s) for m in ("airl", "gail") for s in (1, 2, 3)
     ]
@@ -175,3 +195,18 @@ def test_a_library_run_counts_when_it_trained_every_whole_round_of_the_budget():
     assert suite.reference_finished({"env_steps": 2_000_896}, 2_000_000)
     assert suite.reference_finished({"env_steps": 1_998_848}, 2_000_000)
     assert not suite.reference_finished({"env_steps": 1_996_800}, 2_000_000)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cases", "Hopper-v5_3_methods"], "has no stage Hopper-v5_3_methods; its stages:"),
+        (["--cpus", "0"], "--cpus must be at least 1, got 0"),
+    ],
+)
+def test_bad_suite_options_are_one_line_and_exit_2_before_any_run(argv, message, capsys):
+    from advrl.cli.benchmark import benchmark_main
+
+    assert benchmark_main(["--suite", "imitation-mujoco", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

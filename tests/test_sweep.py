@@ -6,6 +6,7 @@ after another in one worker and never start two Rays at once on CI's two cores.
 
 # RAY_AUTH_MODE=token, which the scripts joining by --address need, is set in conftest.py,
 # before any test module imports ray.
+import dataclasses
 import json
 import os
 import signal
@@ -89,6 +90,8 @@ def test_every_swept_value_is_checked_against_the_typed_config(tmp_path):
         (["--seeds", "0"], "--seeds must be at least 1"),
         (["--address", "127.0.0.1:1"], "nothing answered at 127.0.0.1:1"),
         (["--resume", "{out}"], "no sweep.json there"),
+        (["--num-cpus", "0"], "--num-cpus must be at least 1"),
+        (["--num-cpus", "1", "--address", "auto"], "--num-cpus sizes the local Ray"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_trial(argv, message, tmp_path, capsys):
@@ -98,6 +101,36 @@ def test_bad_input_is_one_line_and_exit_2_before_any_trial(argv, message, tmp_pa
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("advrl: error:")
     assert not out.exists()  # nothing written, no trial started
+
+
+def test_num_cpus_sizes_the_local_ray_and_may_change_on_resume(tmp_path, monkeypatch):
+    """``--num-cpus`` reaches ``ray.init`` of a local Ray, and a resumed sweep takes the one
+    it is given now, not the one it was started with (a core lent to another job)."""
+    import ray
+    from ray import tune
+
+    from advrl.sweeps import sweep as sweep_module
+
+    inits, connects = [], []
+    monkeypatch.setattr(ray, "init", lambda **kwargs: inits.append(kwargs))
+    sweep_module.connect(None, 1)
+    assert inits[0]["num_cpus"] == 1 and inits[0]["address"] == "local"
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    monkeypatch.setattr(sweep_module, "connect", lambda *args: connects.append(args))
+
+    def fit(settings, hp, env_kwargs, out, experiment, resume):  # what _fit keeps of a sweep
+        (out / sweep_module.SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(settings)))
+        return []
+
+    monkeypatch.setattr(sweep_module, "_fit", fit)
+    empty = {"trials": [], "configurations": []}
+    monkeypatch.setattr(sweep_module, "write_outputs", lambda settings, trials: empty)
+    monkeypatch.setattr(tune.Tuner, "can_restore", staticmethod(lambda path: True))
+    sweep_module.run_sweep(settings(tmp_path, num_cpus=2))
+    sweep_main(["--resume", str(tmp_path / "sweep"), "--num-cpus", "1"])
+    assert connects == [(None, 2), (None, 1)]
 
 
 def test_the_ranking_is_rliables_iqm_and_interval(tmp_path):

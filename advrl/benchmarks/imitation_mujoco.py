@@ -53,6 +53,7 @@ live under ``runs/imitation_mujoco/`` (ignored by git).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -158,6 +159,10 @@ STAGES: tuple[Stage, ...] = (
 )
 """In the order they run: the headline and its reward transfer first, then more
 demonstrations and seeds, then HalfCheetah."""
+RUNS_AT_ONCE = 2
+"""The protocol's runs at a time, one per core of the 2-core machine it was fixed on: every
+wall time it reports is a run's with one other beside it. ``cpus=1`` runs them one at a time
+while a core serves another job, which keeps that load."""
 LONGEST_FIRST = ("airl", "bc_gail", "gail", "bc")
 """The order a stage starts its runs in, so that the short ones fill the end."""
 
@@ -288,8 +293,10 @@ def run_stage(
     sweeps: Path = SWEEPS,
     total_steps: int = STEPS,
     learner_hp: dict[str, str] | None = None,
+    cpus: int = RUNS_AT_ONCE,
 ) -> dict[str, Any] | None:
-    """Run (or resume, or skip if finished) one stage's sweep; its results.json.
+    """Run (or resume, or skip if finished) one stage's sweep on ``cpus`` CPUs, one run
+    each and at most ``RUNS_AT_ONCE`` at a time; its results.json.
 
     A stage whose sweep finished but that owes runs added since (a new method) runs them
     in a sweep of its own, in the next folder: ``NAME``, ``NAME_2``, ``NAME_3``, ..."""
@@ -298,7 +305,7 @@ def run_stage(
         folders += 1
         out = sweeps / f"{stage.name}_{folders}"
     if (out / "sweep.json").exists():
-        return run_sweep(load_settings(out), resume=True)
+        return run_sweep(dataclasses.replace(load_settings(out), num_cpus=cpus), resume=True)
     variants = stage_variants(stage, suite, sweeps, total_steps)
     if not variants:
         return None  # all done (committed), or a transfer stage before its AIRL runs
@@ -312,7 +319,8 @@ def run_stage(
         seeds=1,  # each variant names its seed
         seed=stage.seeds[0],
         cpus_per_trial=1.0,
-        max_concurrent=2,
+        max_concurrent=RUNS_AT_ONCE,
+        num_cpus=cpus,
         checkpoint_every=CHECKPOINT_EVERY,
         variants=variants,
     )
@@ -395,9 +403,11 @@ def run_reference(
     suite: Path = SUITE,
     total_steps: int = STEPS,
     log: Callable[[str], None] = print,
+    cpus: int = RUNS_AT_ONCE,
 ) -> list[dict[str, Any]]:
     """The imitation library's GAIL and AIRL (``REFERENCE``) through ``python`` (its venv's
-    interpreter), two at a time; runs already in ``imitation_library.jsonl`` are kept."""
+    interpreter), ``min(cpus, RUNS_AT_ONCE)`` at a time; runs already in
+    ``imitation_library.jsonl`` are kept."""
     import subprocess
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -426,7 +436,7 @@ def run_reference(
         return json.loads(result.stdout.strip().splitlines()[-1])
 
     finished = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=min(cpus, RUNS_AT_ONCE)) as pool:
         # Journal each run as it finishes (not in job order), so a session that ends while
         # one run is still going keeps the other.
         for future in as_completed([pool.submit(run, job) for job in jobs]):
@@ -606,10 +616,11 @@ def run_suite(
     total_steps: int = STEPS,
     log: Callable[[str], None] = print,
     learner_hp: dict[str, str] | None = None,
+    cpus: int = RUNS_AT_ONCE,
 ) -> dict[str, Any]:
-    """Run the stages in order (each env prepared before its first), collating results
-    after each;
-    ``learner_hp`` replaces ``LEARNERS``' (tests shrink the rollouts)."""
+    """Run the stages in order (each env prepared before its first) on ``cpus`` CPUs,
+    collating results after each; ``learner_hp`` replaces ``LEARNERS``' (tests shrink the
+    rollouts)."""
     start = time.perf_counter()
     results: dict[str, Any] = {}
     for stage in stages:
@@ -621,7 +632,7 @@ def run_suite(
             f"{stage.name}: running ({time.perf_counter() - start:.0f} s in; expert "
             f"{info['expert_return']:.1f}, random {info['random_return']:.1f})"
         )
-        run_stage(stage, suite, sweeps, total_steps, learner_hp)
+        run_stage(stage, suite, sweeps, total_steps, learner_hp, cpus)
         results = write_results(suite, sweeps, total_steps)
     return results
 

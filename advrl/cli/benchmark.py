@@ -99,6 +99,13 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         "AIRL on the same demonstrations after the stages",
     )
     parser.add_argument(
+        "--cpus",
+        type=int,
+        default=None,
+        help="imitation-mujoco: CPUs its runs may use, one run each and at most 2 at a time "
+        "(default 2); 1 leaves a core to another job, and may change when the suite resumes",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="SB3 side-by-side suites: keep the runs already finished (OUT.runs.jsonl, written "
@@ -261,6 +268,10 @@ def imitation_mujoco(args: argparse.Namespace) -> int:
             )
             return 2
         stages = tuple(stage for stage in suite.STAGES if stage.name in args.cases)
+    cpus = suite.RUNS_AT_ONCE if args.cpus is None else args.cpus
+    if cpus < 1:
+        print(f"error: --cpus must be at least 1, got {cpus}", file=sys.stderr)
+        return 2
     out = args.out or suite.SUITE
     sweeps = suite.SWEEPS if args.out is None else args.out / "sweeps"
     steps = args.steps or suite.STEPS
@@ -268,9 +279,9 @@ def imitation_mujoco(args: argparse.Namespace) -> int:
         suite.write_results(out, sweeps, steps)
         print(f"results: {out / 'results.json'}")
         return 0
-    suite.run_suite(stages, out, sweeps, steps)
+    suite.run_suite(stages, out, sweeps, steps, cpus=cpus)
     if args.reference_python:
-        suite.run_reference(args.reference_python, out, steps)
+        suite.run_reference(args.reference_python, out, steps, cpus=cpus)
         suite.write_results(out, sweeps, steps)
     print(f"results: {out / 'results.json'}")
     return 0

@@ -93,6 +93,13 @@ def sweep_parser() -> argparse.ArgumentParser:
         help="trials at once (default: as many as the CPUs and GPUs allow)",
     )
     parser.add_argument(
+        "--num-cpus",
+        type=int,
+        default=None,
+        help="CPUs the local Ray may use (default: all of this machine's); may change on "
+        "--resume, e.g. to leave a core to another job for a while",
+    )
+    parser.add_argument(
         "--max-failures", type=int, default=1, help="retries of a trial that crashes"
     )
     parser.add_argument(
@@ -123,6 +130,8 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(args.resume)
             if args.address is not None:
                 settings.address = args.address
+            if args.num_cpus is not None:
+                settings.num_cpus = args.num_cpus
         else:
             if not args.env or not args.algo:
                 raise UserError("--env and --algo are required (or --resume a sweep's folder)")
@@ -150,6 +159,7 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                 cpus_per_trial=args.cpus_per_trial,
                 gpus_per_trial=args.gpus_per_trial,
                 max_concurrent=args.max_concurrent,
+                num_cpus=args.num_cpus,
                 max_failures=args.max_failures,
                 checkpoint_every=args.checkpoint_every,
             )

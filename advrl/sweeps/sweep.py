@@ -181,6 +181,10 @@ class SweepSettings:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
+    num_cpus: int | None = None
+    """The CPUs of the local Ray the sweep starts (None: all of this machine's); with
+    ``cpus_per_trial`` it bounds the trials at once, and unlike ``max_concurrent`` (fixed in
+    Tune's experiment) it may change when the sweep resumes: a machine shared for a while."""
     max_failures: int = 1
     checkpoint_every: int = 0
     """Each trial saves ``checkpoints/step_N.pt`` every this many env steps, and a trial cut
@@ -243,6 +247,13 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
         raise UserError("--cpus-per-trial must be above 0 and --gpus-per-trial at least 0")
     if settings.max_failures < 0 or (settings.max_concurrent or 1) < 1:
         raise UserError("--max-failures must be >= 0 and --max-concurrent >= 1")
+    if settings.num_cpus is not None and settings.num_cpus < 1:
+        raise UserError(f"--num-cpus must be at least 1, got {settings.num_cpus}")
+    if settings.num_cpus is not None and settings.address not in (None, "", "local"):
+        raise UserError(
+            "--num-cpus sizes the local Ray; a cluster's CPUs are set where it starts "
+            "(`ray start --num-cpus N`): leave one of --num-cpus and --address out"
+        )
     if settings.scheduler == "asha" and env_capabilities(settings.env).learned_reward:
         raise UserError(
             f"--scheduler asha judges trials by their training return, which on {settings.env} "
@@ -580,7 +591,7 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
     recorder = None
     with exit_on_signals():  # a SIGTERM while Ray starts still ends what it started
         if started:
-            connect(settings.address)
+            connect(settings.address, settings.num_cpus if local else None)
         out.mkdir(parents=True, exist_ok=True)  # only now: a bad --address writes nothing
         if local:
             recorder = RayProcessRecorder(out / RAY_PROCESSES_FILE)
