@@ -15,8 +15,14 @@ gymnasium 0.29 has the ``-v4`` MuJoCo envs, not ``-v5``: the same observations, 
 rewards and health checks (v5 fixed details of contact forces and info, none of which
 Hopper's or HalfCheetah's observation uses), so the ``-v5`` demonstrations are used as they
 are. The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64
-tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), observations normalised by
-``VecNormalize``, and the reward net built as the library's own scripts build it
+tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), its observations normalised
+inside the policy by running statistics, as the library's tuned configurations do
+(``NormalizeFeaturesExtractor``). Not by ``VecNormalize``: the library records the agent's
+transitions from the env it is given, so a ``VecNormalize`` there feeds the discriminator
+normalised agent states beside raw expert ones, which it tells apart at once, and the learner
+gets no signal (the suite's first six reference runs did so, and their learning rate was 0:
+see ``learning_rate``). The reward net
+is built as the library's own scripts build it
 (``imitation/scripts/ingredients/reward.py``): inputs and output normalised by running
 statistics (``NormalizedRewardNet``). The output normalisation reaches AIRL's learner; GAIL's
 learner gets -log(1 - D) of the raw logit (``RewardNetFromDiscriminatorLogit`` calls the
@@ -37,6 +43,7 @@ import torch
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.data.types import Transitions
+from imitation.policies.base import NormalizeFeaturesExtractor
 from imitation.rewards.reward_nets import (
     BasicRewardNet,
     BasicShapedRewardNet,
@@ -46,7 +53,7 @@ from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 CURVE_ROUNDS = 10
 """Rounds (of 2,048 steps) between two points of the training curve: the mean true return
@@ -65,12 +72,30 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     )
     # Monitor sits under the library's reward wrapper, so it sees the env's true reward: the
     # learner's training return, kept every CURVE_ROUNDS rounds as the run's curve.
-    venv = VecNormalize(DummyVecEnv([lambda: Monitor(gym.make(env_id))]), norm_reward=False)
+    venv = DummyVecEnv([lambda: Monitor(gym.make(env_id))])
     venv.seed(seed)
+    # Observations normalised in the policy: the env stays raw, like the demonstrations.
+    normalize_in_policy = {
+        "features_extractor_class": NormalizeFeaturesExtractor,
+        "features_extractor_kwargs": {"normalize_class": RunningNorm},
+    }
+    # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
+    budget = -(-steps // 2048) * 2048
+    trained: list[PPO] = []  # the learner, once built: its schedule reads its step count
+
+    def learning_rate(_progress_remaining: float) -> float:
+        """3e-4 decayed linearly over the whole budget, as CleanRL's (1 - rounds done /
+        rounds) is. Not SB3's progress_remaining: the library calls ``learn`` once per
+        round, so that reaches 0 by the end of every round's rollout, the moment PPO's
+        update reads it, and a schedule of it trains at a learning rate of 0 throughout."""
+        rounds_done = max(trained[0].num_timesteps - 2048, 0) if trained else 0
+        return 3e-4 * (1.0 - rounds_done / budget)
+
     learner = PPO(
         "MlpPolicy",
         venv,
-        learning_rate=lambda progress: 3e-4 * progress,
+        policy_kwargs=normalize_in_policy,
+        learning_rate=learning_rate,
         n_steps=2048,
         batch_size=64,
         n_epochs=10,
@@ -105,6 +130,8 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     )
     # One thread, as each of advrl's trials gets (one CPU each, two at a time): two
     # processes of torch's default two threads would fight over the two cores.
+    trained.append(learner)
+    initial = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach().clone()
     torch.set_num_threads(1)
     start = time.perf_counter()
     curve: list[list[float]] = []
@@ -114,14 +141,14 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
             recent = [float(info["r"]) for info in learner.ep_info_buffer]
             curve.append([float(learner.num_timesteps), float(np.mean(recent))])
 
-    # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
-    trainer.train(-(-steps // 2048) * 2048, callback=keep_curve)
+    trainer.train(budget, callback=keep_curve)
     wall = time.perf_counter() - start
-    venv.training = False
-    eval_env = VecNormalize(
-        DummyVecEnv([lambda: Monitor(gym.make(env_id))]), training=False, norm_reward=False
-    )
-    eval_env.obs_rms = venv.obs_rms
+    # How far the policy moved from its initialisation: 0 would mean it never trained.
+    moved = torch.nn.utils.parameters_to_vector(learner.policy.parameters()) - initial
+    policy_moved = float(moved.norm())
+    if policy_moved == 0.0:
+        raise SystemExit("the learner's policy never changed: its learning rate was 0")
+    eval_env = DummyVecEnv([lambda: Monitor(gym.make(env_id))])
     eval_env.seed(seed + 10_000)
     returns, _ = evaluate_policy(
         learner, eval_env, n_eval_episodes=10, deterministic=True, return_episode_rewards=True
@@ -137,6 +164,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
                 "return": float(np.mean(returns)),
                 "env_steps": int(learner.num_timesteps),
                 "wall_s": wall,
+                "policy_moved": policy_moved,
                 "curve": curve,
             }
         )
