@@ -19,18 +19,18 @@ tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), its observatio
 inside the policy by running statistics, as the library's tuned configurations do
 (``NormalizeFeaturesExtractor``). Not by ``VecNormalize``: the library records the agent's
 transitions from the env it is given, so a ``VecNormalize`` there feeds the discriminator
-normalised agent states beside raw expert ones, which it tells apart at once, and the learner
-gets no signal (the suite's first six reference runs did so, and their learning rate was 0:
-see ``learning_rate``). The reward net
-is built as the library's own scripts build it
+normalised agent states beside raw expert ones, which differ by their scale alone (the
+suite's first six reference runs did so, and trained at a learning rate of 0 as well: see
+``learning_rate``). The reward net is built as the library's own scripts build it
 (``imitation/scripts/ingredients/reward.py``): inputs and output normalised by running
 statistics (``NormalizedRewardNet``). The output normalisation reaches AIRL's learner; GAIL's
 learner gets -log(1 - D) of the raw logit (``RewardNetFromDiscriminatorLogit`` calls the
 net's forward, which the normaliser leaves alone), in the library's scripts too. The
 discriminator trains after every 2048-step rollout on expert and
 agent transitions in 16 steps of min(256, the demonstrations' size) each. Prints one JSON line:
-the greedy true return over 10 episodes (from seed + 10,000), env steps, wall time and the
-training curve (the mean true return of the last 100 episodes, every 10 rounds).
+the greedy true return over 10 episodes (from seed + 10,000), env steps, wall time, how far
+the policy's parameters moved (``policy_moved``; none is an error) and the training curve
+(the mean true return of the last 100 episodes, every 10 rounds).
 """
 
 import json
@@ -128,10 +128,10 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         reward_net=reward_net,
         allow_variable_horizon=True,
     )
-    # One thread, as each of advrl's trials gets (one CPU each, two at a time): two
-    # processes of torch's default two threads would fight over the two cores.
     trained.append(learner)
     initial = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach().clone()
+    # One thread, as each of advrl's trials gets (one CPU each, two at a time): two
+    # processes of torch's default two threads would fight over the two cores.
     torch.set_num_threads(1)
     start = time.perf_counter()
     curve: list[list[float]] = []
