@@ -249,7 +249,7 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
         raise UserError("--max-failures must be >= 0 and --max-concurrent >= 1")
     if settings.num_cpus is not None and settings.num_cpus < 1:
         raise UserError(f"--num-cpus must be at least 1, got {settings.num_cpus}")
-    if settings.num_cpus is not None and settings.address not in (None, "", "local"):
+    if settings.num_cpus is not None and not is_local(settings.address):
         raise UserError(
             "--num-cpus sizes the local Ray; a cluster's CPUs are set where it starts "
             "(`ray start --num-cpus N`): leave one of --num-cpus and --address out"
@@ -440,6 +440,11 @@ def _constants(specs: Mapping[str, Spec]) -> dict[str, str]:
 # --- the sweep --------------------------------------------------------------------------
 
 
+def is_local(address: str | None) -> bool:
+    """Whether ``address`` (``--address``) means a local Ray this process starts."""
+    return not address or address == "local"
+
+
 def connect(address: str | None, max_cpus: int | None = None) -> None:
     """Start a local Ray with this machine's cores, or join the cluster at ``address``
     (``auto``, ``host:port`` or ``ray://host:port``); a silent address is a UserError."""
@@ -450,7 +455,7 @@ def connect(address: str | None, max_cpus: int | None = None) -> None:
         "log_to_driver": False,
         "configure_logging": False,
     }
-    if not address or address == "local":
+    if is_local(address):
         ray.init(address="local", num_cpus=max_cpus or os.cpu_count(), **quiet)
         return
     if address != "auto":
@@ -585,13 +590,13 @@ def run_sweep(settings: SweepSettings, resume: bool = False) -> dict[str, Any]:
 
     # A Ray this process already runs (a notebook's ray.init()) is used as it is, and kept.
     started = not ray.is_initialized()
-    local = started and settings.address in (None, "", "local")
+    local = started and is_local(settings.address)
     if local:
         end_leftover_ray(out)  # what a killed driver of this sweep left (SIGKILL)
     recorder = None
     with exit_on_signals():  # a SIGTERM while Ray starts still ends what it started
         if started:
-            connect(settings.address, settings.num_cpus if local else None)
+            connect(settings.address, settings.num_cpus)  # check_sweep: num_cpus is local
         out.mkdir(parents=True, exist_ok=True)  # only now: a bad --address writes nothing
         if local:
             recorder = RayProcessRecorder(out / RAY_PROCESSES_FILE)
