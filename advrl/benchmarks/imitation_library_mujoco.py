@@ -81,21 +81,11 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     }
     # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
     budget = -(-steps // 2048) * 2048
-    trained: list[PPO] = []  # the learner, once built: its schedule reads its step count
-
-    def learning_rate(_progress_remaining: float) -> float:
-        """3e-4 decayed linearly over the whole budget, as CleanRL's (1 - rounds done /
-        rounds) is. Not SB3's progress_remaining: the library calls ``learn`` once per
-        round, so that reaches 0 by the end of every round's rollout, the moment PPO's
-        update reads it, and a schedule of it trains at a learning rate of 0 throughout."""
-        rounds_done = max(trained[0].num_timesteps - 2048, 0) if trained else 0
-        return 3e-4 * (1.0 - rounds_done / budget)
-
     learner = PPO(
         "MlpPolicy",
         venv,
         policy_kwargs=normalize_in_policy,
-        learning_rate=learning_rate,
+        learning_rate=3e-4,  # the first round's; the schedule below takes over
         n_steps=2048,
         batch_size=64,
         n_epochs=10,
@@ -128,7 +118,16 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         reward_net=reward_net,
         allow_variable_horizon=True,
     )
-    trained.append(learner)
+
+    def learning_rate(_progress_remaining: float) -> float:
+        """3e-4 decayed linearly over the whole budget, as CleanRL's (1 - rounds done /
+        rounds) is. Not SB3's progress_remaining: the library calls ``learn`` once per
+        round, so that reaches 0 by the end of every round's rollout, the moment PPO's
+        update reads it, and a schedule of it trains at a learning rate of 0 throughout."""
+        rounds_done = max(learner.num_timesteps - 2048, 0)
+        return 3e-4 * (1.0 - rounds_done / budget)
+
+    learner.lr_schedule = learning_rate
     initial = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach().clone()
     # One thread, as each of advrl's trials gets (one CPU each, two at a time): two
     # processes of torch's default two threads would fight over the two cores.
