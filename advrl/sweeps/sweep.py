@@ -455,7 +455,7 @@ def connect(address: str | None, max_cpus: int | None = None) -> None:
         "log_to_driver": False,
         "configure_logging": False,
     }
-    if is_local(address):
+    if address is None or is_local(address):
         ray.init(address="local", num_cpus=max_cpus or os.cpu_count(), **quiet)
         return
     if address != "auto":
