@@ -259,27 +259,39 @@ class StopWhenSolved(Plugin):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", VARIANTS)
 def test_solves_cartpole_within_50k_steps(name, tmp_path):
-    """A greedy mean of at least 475 over 10 episodes, at a 5,000-step point within 50k steps.
+    """On two of seeds 1-3, a greedy mean of at least 475 over 10 episodes at a 5,000-step
+    point within 50k steps.
 
     The preset anneals the learning rate, so the final policy is usually the solved one;
     DQN's greedy policy on CartPole can still flip between 500 and 250 from one phase of
-    gradient steps to the next, so the policy is evaluated every 5,000 steps, and the run
-    stops at the first that solves it (seed 1: dqn at 35k, double at 25k, both duelings 45k).
+    gradient steps to the next, so the policy is evaluated every 5,000 steps, and a run stops
+    at the first that solves it. The claim is over seeds because one seed's outcome is not
+    stable across CPUs: after the floating-point numbers moved (2026-12-06, same packages),
+    seeds 1-6 of Dueling Double DQN and of Double DQN each solved 5 of 6 (seed 1, resp. 4,
+    peaked at 399 and 328), where a day before seeds 1-2, resp. 1-7, had all solved. Seeds
+    run in order until two solve, so a third runs only when one of the first two fails.
     """
-    solved = StopWhenSolved(every=5_000, threshold=475)
-    summary = train(
-        TrainSettings(
-            env="CartPole-v1",
-            algo=name,
-            total_steps=50_000,
-            seed=1,
-            run_dir=tmp_path / "run",
-            eval_episodes=10,
-            device="cpu",
-        ),
-        plugins=[solved],
-    )
-    step, mean = solved.means[-1]
-    assert mean >= 475 and step <= 50_000, solved.means
-    # The run stopped there, and its final evaluation (the same episodes) is that policy's.
-    assert summary["total_steps"] == step and summary["eval_return_mean"] == mean
+    runs: list[list[tuple[int, float]]] = []
+    for seed in (1, 2, 3):
+        solved = StopWhenSolved(every=5_000, threshold=475)
+        summary = train(
+            TrainSettings(
+                env="CartPole-v1",
+                algo=name,
+                total_steps=50_000,
+                seed=seed,
+                run_dir=tmp_path / f"run{seed}",
+                eval_episodes=10,
+                device="cpu",
+            ),
+            plugins=[solved],
+        )
+        runs.append(solved.means)
+        step, mean = solved.means[-1]
+        if mean >= 475:
+            # The run stopped there, and its final evaluation (the same episodes) is that
+            # policy's.
+            assert summary["total_steps"] == step and summary["eval_return_mean"] == mean
+        if sum(means[-1][1] >= 475 for means in runs) == 2:
+            return
+    pytest.fail(f"{name} solved CartPole on fewer than 2 of seeds 1-3: {runs}")
