@@ -268,7 +268,7 @@ def test_solves_cartpole_within_50k_steps(name, tmp_path):
     at the first that solves it. The claim is over seeds because one seed's outcome is not
     stable across CPUs: after the floating-point numbers moved (2026-12-06, same packages),
     seeds 1-6 of Dueling Double DQN and of Double DQN each solved 5 of 6 (seed 1, resp. 4,
-    peaked at 399 and 328), where a day before seeds 1-2, resp. 1-7, had all solved. Seeds
+    peaked at 399.1 and 295.8), where a day before seeds 1-2, resp. 1-7, had all solved. Seeds
     run in order until two solve, so a third runs only when one of the first two fails.
     """
     runs: list[list[tuple[int, float]]] = []
