@@ -272,6 +272,7 @@ def test_solves_cartpole_within_50k_steps(name, tmp_path):
     run in order until two solve, so a third runs only when one of the first two fails.
     """
     runs: list[list[tuple[int, float]]] = []
+    solved_runs = 0
     for seed in (1, 2, 3):
         solved = StopWhenSolved(every=5_000, threshold=475)
         summary = train(
@@ -288,10 +289,11 @@ def test_solves_cartpole_within_50k_steps(name, tmp_path):
         )
         runs.append(solved.means)
         step, mean = solved.means[-1]
-        if mean >= 475:
+        if mean >= solved.threshold:
             # The run stopped there, and its final evaluation (the same episodes) is that
             # policy's.
             assert summary["total_steps"] == step and summary["eval_return_mean"] == mean
-        if sum(means[-1][1] >= 475 for means in runs) == 2:
+            solved_runs += 1
+        if solved_runs == 2:
             return
     pytest.fail(f"{name} solved CartPole on fewer than 2 of seeds 1-3: {runs}")

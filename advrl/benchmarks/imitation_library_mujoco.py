@@ -55,6 +55,10 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+ROUND = 2048
+"""Env steps per round: one PPO rollout, then the discriminator's updates."""
+LEARNING_RATE = 3e-4
+"""PPO's learning rate at the start, decayed linearly to 0 over the budget."""
 CURVE_ROUNDS = 10
 """Rounds (of 2,048 steps) between two points of the training curve: the mean true return
 of the learner's last 100 episodes."""
@@ -80,13 +84,13 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         "features_extractor_kwargs": {"normalize_class": RunningNorm},
     }
     # Whole rounds of 2,048 steps, rounded up as advrl's rollouts are (2M: 2,000,896 steps).
-    budget = -(-steps // 2048) * 2048
+    budget = -(-steps // ROUND) * ROUND
     learner = PPO(
         "MlpPolicy",
         venv,
         policy_kwargs=normalize_in_policy,
-        learning_rate=3e-4,  # the first round's; the schedule below takes over
-        n_steps=2048,
+        learning_rate=LEARNING_RATE,  # the first round's; the schedule below takes over
+        n_steps=ROUND,
         batch_size=64,
         n_epochs=10,
         gamma=0.99,
@@ -111,7 +115,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         # The library draws its batches without replacement: at most the demonstrations'
         # size (4 subsampled trajectories are ~190 steps), else advrl's GAIL batch of 256.
         demo_batch_size=min(256, 2 ** int(np.log2(len(transitions)))),
-        gen_replay_buffer_capacity=2048 * 4,
+        gen_replay_buffer_capacity=ROUND * 4,
         n_disc_updates_per_round=16,
         venv=venv,
         gen_algo=learner,
@@ -124,8 +128,8 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         rounds) is. Not SB3's progress_remaining: the library calls ``learn`` once per
         round, so that reaches 0 by the end of every round's rollout, the moment PPO's
         update reads it, and a schedule of it trains at a learning rate of 0 throughout."""
-        rounds_done = max(learner.num_timesteps - 2048, 0)
-        return 3e-4 * (1.0 - rounds_done / budget)
+        rounds_done = max(learner.num_timesteps - ROUND, 0)
+        return LEARNING_RATE * (1.0 - rounds_done / budget)
 
     learner.lr_schedule = learning_rate
     initial = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach().clone()
@@ -143,7 +147,7 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
     trainer.train(budget, callback=keep_curve)
     wall = time.perf_counter() - start
     # How far the policy moved from its initialisation: 0 would mean it never trained.
-    moved = torch.nn.utils.parameters_to_vector(learner.policy.parameters()) - initial
+    moved = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach() - initial
     policy_moved = float(moved.norm())
     if policy_moved == 0.0:
         raise SystemExit("the learner's policy never changed: its learning rate was 0")
