@@ -12,11 +12,13 @@ from advrl:
         benchmarks/imitation_mujoco/demos_Hopper-v5_4.npz Hopper gail 2000000 1
 
 gymnasium 0.29 has the ``-v4`` MuJoCo envs, not ``-v5``: the same observations, actions,
-rewards and health checks (v5 fixed details of contact forces and info, none of which
-Hopper's or HalfCheetah's observation uses), so the ``-v5`` demonstrations are used as they
-are. The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64
-tanh, lr 3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), its observations normalised
-inside the policy by running statistics, as the library's tuned configurations do
+health checks and rewards bar one step (v5 fixed details of contact forces and info, none of which
+Hopper's or HalfCheetah's observation uses, and stopped paying Hopper's healthy reward of 1 on
+the step that ends an episode by a fall: at most 1 of a return in the thousands), so the
+``-v5`` demonstrations are used as they are, and the runs train and are scored on ``-v4``.
+The learner is SB3's PPO with the suite's ``LEARNER_HP`` (CleanRL's settings: 64x64 tanh, lr
+3e-4 decayed linearly, 2048 steps, batch 64, 10 epochs), its observations normalised inside
+the policy by running statistics, as the library's tuned configurations do
 (``NormalizeFeaturesExtractor``). Not by ``VecNormalize``: the library records the agent's
 transitions from the env it is given, so a ``VecNormalize`` there feeds the discriminator
 normalised agent states beside raw expert ones, which differ by their scale alone (the
