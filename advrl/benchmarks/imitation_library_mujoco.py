@@ -130,8 +130,8 @@ def main(demos_path: str, env_name: str, method: str, steps: int, seed: int) -> 
         rounds) is. Not SB3's progress_remaining: the library calls ``learn`` once per
         round, so that reaches 0 by the end of every round's rollout, the moment PPO's
         update reads it, and a schedule of it trains at a learning rate of 0 throughout."""
-        rounds_done = max(learner.num_timesteps - ROUND, 0)
-        return LEARNING_RATE * (1.0 - rounds_done / budget)
+        steps_before_round = max(learner.num_timesteps - ROUND, 0)
+        return LEARNING_RATE * (1.0 - steps_before_round / budget)
 
     learner.lr_schedule = learning_rate
     initial = torch.nn.utils.parameters_to_vector(learner.policy.parameters()).detach().clone()
