@@ -159,6 +159,29 @@ def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(tmp_path, monk
     assert (started[1][0].num_cpus, started[1][1]) == (1, True)
 
 
+def test_an_interrupted_stage_is_resumed_not_started_afresh(tmp_path, monkeypatch):
+    """Ctrl-C leaves results.json with the cut-off trial ``stopped``: the next run of the
+    stage resumes that sweep (and its trial's checkpoint) instead of starting NAME_2."""
+    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
+    stage = suite.Stage("Hopper-v5", 4, (1,))
+    started = []
+    monkeypatch.setattr(suite, "run_sweep", lambda settings, resume=False: started.append(
+        (settings, resume)))  # fmt: skip
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    folder = sweeps / stage.name
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps(dataclasses.asdict(started[0][0])))
+    trials = [{"variant": "gail_s1", "status": "finished"}, {"variant": "airl_s1"}]
+    trials[1]["status"] = "stopped"
+    (folder / "results.json").write_text(json.dumps({"trials": trials}))
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    assert (started[1][0].out, started[1][1]) == (str(folder), True)
+    trials[1]["status"] = "failed"  # ran to its end: owed runs go to a sweep of their own
+    (folder / "results.json").write_text(json.dumps({"trials": trials}))
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    assert (started[2][0].out, started[2][1]) == (str(sweeps / f"{stage.name}_2"), False)
+
+
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):
     """The imitation library's runs go through its own interpreter (here a stand-in that
     prints what the real script prints), are journaled, and are not run twice."""

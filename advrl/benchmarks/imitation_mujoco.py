@@ -301,7 +301,7 @@ def run_stage(
     A stage whose sweep finished but that owes runs added since (a new method) runs them
     in a sweep of its own, in the next folder: ``NAME``, ``NAME_2``, ``NAME_3``, ..."""
     out, folders = sweeps / stage.name, 1
-    while (out / "results.json").exists():
+    while sweep_finished(out):
         folders += 1
         out = sweeps / f"{stage.name}_{folders}"
     if (out / "sweep.json").exists():
@@ -325,6 +325,18 @@ def run_stage(
         variants=variants,
     )
     return run_sweep(settings)
+
+
+def sweep_finished(out: Path) -> bool:
+    """Whether the sweep in ``out`` ran to its end. run_sweep writes results.json when an
+    interruption (Ctrl-C, SIGTERM) cuts it off too, with the cut-off trials ``stopped``;
+    the stages run without an early-stopping scheduler, so a stopped trial means the sweep
+    is to be resumed from its checkpoints, not started afresh in the next folder."""
+    path = out / "results.json"
+    if not path.exists():
+        return False
+    trials = json.loads(path.read_text()).get("trials", [])
+    return all(trial["status"] != "stopped" for trial in trials)
 
 
 def collect_runs(sweeps: Path, env: str, demos: int) -> list[dict[str, Any]]:
