@@ -161,7 +161,8 @@ def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(tmp_path, monk
 
 def test_an_interrupted_stage_is_resumed_not_started_afresh(tmp_path, monkeypatch):
     """Ctrl-C leaves results.json with the cut-off trial ``stopped``: the next run of the
-    stage resumes that sweep (and its trial's checkpoint) instead of starting NAME_2."""
+    stage resumes that sweep (and its trial's checkpoint) instead of starting NAME_2; only
+    the last sweep is resumed, never one a later sweep took over from."""
     out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
     stage = suite.Stage("Hopper-v5", 4, (1,))
     started = []
@@ -180,6 +181,13 @@ def test_an_interrupted_stage_is_resumed_not_started_afresh(tmp_path, monkeypatc
     (folder / "results.json").write_text(json.dumps({"trials": trials}))
     suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
     assert (started[2][0].out, started[2][1]) == (str(sweeps / f"{stage.name}_2"), False)
+    trials[1]["status"] = "stopped"  # an interrupted sweep that a later one took over from
+    (folder / "results.json").write_text(json.dumps({"trials": trials}))
+    later = sweeps / f"{stage.name}_2"
+    later.mkdir()
+    (later / "sweep.json").write_text(json.dumps(dataclasses.asdict(started[2][0])))
+    suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
+    assert (started[3][0].out, started[3][1]) == (str(later), True)
 
 
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):

@@ -299,10 +299,11 @@ def run_stage(
     each and at most ``RUNS_AT_ONCE`` at a time; its results.json.
 
     A stage whose sweep finished but that owes runs added since (a new method) runs them
-    in a sweep of its own, in the next folder: ``NAME``, ``NAME_2``, ``NAME_3``, ..."""
+    in a sweep of its own, in the next folder: ``NAME``, ``NAME_2``, ``NAME_3``, ...; only
+    the last of them is ever resumed."""
     out, folders = sweeps / stage.name, 1
-    while sweep_finished(out):
-        folders += 1
+    while sweep_finished(out) or (sweeps / f"{stage.name}_{folders + 1}").exists():
+        folders += 1  # this one ran to its end, or a later sweep took over from it
         out = sweeps / f"{stage.name}_{folders}"
     if (out / "sweep.json").exists():
         return run_sweep(dataclasses.replace(load_settings(out), num_cpus=cpus), resume=True)
