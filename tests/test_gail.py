@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -16,7 +18,12 @@ from advrl.core.errors import UserError
 from advrl.envs.make import make_vector_env, resolve_env
 from advrl.gan.transitions import load_transition_reward_model, pair_features
 from advrl.plan import plan_run
-from advrl.plugins.gail import GAILConfig, LearnedReward
+from advrl.plugins.gail import (
+    SATURATED_PHASES,
+    GAILConfig,
+    LearnedReward,
+    LearnedRewardPlugin,
+)
 from advrl.train import TrainSettings, train
 
 # The tests that read the expert run in one xdist worker, so that it is trained once, not once
@@ -261,3 +268,34 @@ def test_list_hp_shows_the_gail_options():
     assert result.returncode == 0, result.stderr
     assert "options of --reward gail, set with --reward-kwargs" in result.stdout
     assert "agent_history=20000  [int]" in result.stdout
+
+
+@pytest.mark.parametrize("airl", [True, False])
+def test_a_saturated_discriminator_is_reported_once_with_its_fix(airl):
+    """20 phases in a row with accuracy >= 0.99 and the agent's D <= 0.01 (HalfCheetah's AIRL
+    from a narrow policy) warn once, at the step they are seen, naming the fix; a phase in
+    between that D does not call the agent's steps fake with near certainty resets the count."""
+    said: list[str] = []
+    agent = SimpleNamespace(name="ppo", log_prob=lambda obs, actions: None)
+    run = SimpleNamespace(logger=SimpleNamespace(say=said.append), agent=agent)
+    plugin = LearnedRewardPlugin()  # with what it reads of its wrapper
+    plugin._wrapper = SimpleNamespace(history=[], transitions=airl, config=None)
+    stuck = {"accuracy": 0.995, "fake_prob": 0.004}
+    healthy = {"accuracy": 0.8, "fake_prob": 0.3}
+
+    def phases(*new: dict, step: int) -> None:
+        plugin.wrapper.history.extend(new)
+        plugin.after_update(run, step)
+
+    plugin.before_learn(run)
+    phases(healthy, step=2048)
+    phases(*[stuck] * (SATURATED_PHASES - 1), step=40_960)
+    phases({"accuracy": 0.995, "fake_prob": 0.02}, step=43_008)  # D(agent) not yet ~0
+    phases(*[stuck] * (SATURATED_PHASES - 1), step=81_920)
+    assert said == [] and plugin.saturated_at is None
+    phases(stuck, step=83_968)
+    phases(*[stuck] * 30, step=145_408)
+    assert plugin.saturated_at == 83_968
+    (line,) = said
+    assert "saturated at step 83,968" in line and "\n" not in line
+    assert ("--hp log_std_init=0" in line) == airl and ("d_steps" in line) != airl
