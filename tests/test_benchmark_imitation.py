@@ -190,6 +190,25 @@ def test_an_interrupted_stage_is_resumed_not_started_afresh(tmp_path, monkeypatc
     assert (started[3][0].out, started[3][1]) == (str(later), True)
 
 
+def test_a_resumed_trials_curve_keeps_the_reports_from_before_its_cut_off(tmp_path):
+    """Tune starts a resumed trial's result.json afresh; the earlier reports come back from
+    the trial's TensorBoard file of its first run, and none is counted twice."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    trial = tmp_path / "trial"
+    for run, points in enumerate([[(100, 1.5), (200, 2.5), (300, 3.5)], [(300, 3.0), (400, 4.0)]]):
+        writer = SummaryWriter(str(trial), filename_suffix=f".run{run}")
+        for iteration, (step, value) in enumerate(points, start=1):
+            writer.add_scalar("ray/tune/env_steps", step, iteration)
+            writer.add_scalar("ray/tune/episodic_return", value, iteration)
+        writer.close()
+    reports = [{"env_steps": 300, "episodic_return": 3.0}, {"env_steps": 400,
+               "episodic_return": 4.0}, {"env_steps": 400, "finished": True}]  # fmt: skip
+    (trial / "result.json").write_text("\n".join(json.dumps(r) for r in reports))
+    curve = suite._reported_curve(trial / "result.json")
+    assert curve == [[100.0, 1.5], [200.0, 2.5], [300.0, 3.0], [400.0, 4.0]]
+
+
 def test_the_reference_runs_each_method_and_seed_once_and_joins_the_results(tmp_path):
     """The imitation library's runs go through its own interpreter (here a stand-in that
     prints what the real script prints), are journaled, and are not run twice."""

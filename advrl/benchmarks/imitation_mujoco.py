@@ -401,14 +401,39 @@ def merged_runs(suite: Path, sweeps: Path, env: str, demos: int) -> list[dict[st
 
 
 def _reported_curve(results: Path) -> list[list[float]]:
-    """(env step, mean recent true return) of a trial's progress reports to Ray Tune."""
+    """(env step, mean recent true return) of a trial's progress reports to Ray Tune.
+
+    Tune starts a resumed trial's result.json afresh, so the reports from before a cut-off
+    are read back from its TensorBoard files in the trial's folder (float32 there), up to
+    the first step result.json holds."""
     curve = []
     if results.exists():
         for line in results.read_text().splitlines():
             report = json.loads(line)
             if "episodic_return" in report and "finished" not in report:
                 curve.append([float(report["env_steps"]), float(report["episodic_return"])])
-    return curve
+    first = curve[0][0] if curve else float("inf")
+    earlier = [point for point in _tensorboard_reports(results.parent) if point[0] < first]
+    return sorted({step: [step, value] for step, value in earlier}.values()) + curve
+
+
+def _tensorboard_reports(trial_dir: Path) -> list[list[float]]:
+    """(env step, episodic return) of every report in the trial's Tune TensorBoard files,
+    one file per time the trial ran, each indexed by its own training iterations."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    points = []
+    for path in sorted(trial_dir.glob("events.out.tfevents.*")):
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        events.Reload()
+        tags = events.Tags()["scalars"]
+        if "ray/tune/env_steps" not in tags or "ray/tune/episodic_return" not in tags:
+            continue
+        steps = {e.step: e.value for e in events.Scalars("ray/tune/env_steps")}
+        for event in events.Scalars("ray/tune/episodic_return"):
+            if event.step in steps:
+                points.append([float(steps[event.step]), float(event.value)])
+    return points
 
 
 def run_reference(
