@@ -596,8 +596,8 @@ def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
         return
     figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for axis, (env, data) in zip(axes[0], envs.items(), strict=True):
-        methods = sorted({run["method"] for run in data["runs"]})
-        for index, method in enumerate(methods):
+        methods = sorted({run["method"] for run in data["runs"]}, key=_plot_order)
+        for method in methods:
             points = [
                 (int(key.split()[1]), agg)
                 for key, agg in data["aggregates"].items()
@@ -608,8 +608,8 @@ def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
             iqm = [agg["iqm"] for _, agg in points]
             low = [agg["iqm_ci95"][0] for _, agg in points]
             high = [agg["iqm_ci95"][1] for _, agg in points]
-            axis.plot(xs, iqm, "o-", color=f"C{index}", label=method)
-            axis.fill_between(xs, low, high, color=f"C{index}", alpha=0.2)
+            axis.plot(xs, iqm, "o-", color=_colour(method), label=method)
+            axis.fill_between(xs, low, high, color=_colour(method), alpha=0.2)
         axis.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         axis.set(title=env, xlabel="expert trajectories", ylabel="normalised return (IQM)")
         axis.set_xscale("log", base=2)
@@ -621,7 +621,24 @@ def plot_results(results: dict[str, Any], suite: Path = SUITE) -> None:
     _plot_curves(suite, envs)
 
 
+PLOT_METHODS = (*METHODS, *TRANSFERS, "imitation_gail", "imitation_airl")
+"""Each method's colour in both figures, the same on every env (a method added since comes
+after them)."""
+
+
+def _plot_order(method: str) -> int:
+    return PLOT_METHODS.index(method) if method in PLOT_METHODS else len(PLOT_METHODS)
+
+
+def _colour(method: str) -> str:
+    """The method's colour: its own of matplotlib's ten, or black past them."""
+    index = _plot_order(method)
+    return f"C{index}" if index < 10 else "black"
+
+
 def _plot_curves(suite: Path, envs: dict[str, Any]) -> None:
+    """curves.png: one line per method, solid for the env's fewest demonstrations, dashed
+    for more."""
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
@@ -631,12 +648,15 @@ def _plot_curves(suite: Path, envs: dict[str, Any]) -> None:
         for name, curve in curves.items():
             if len(curve) > 1:
                 groups.setdefault(name.rsplit(" seed ", 1)[0], []).append(np.asarray(curve))
-        for index, (group, runs) in enumerate(sorted(groups.items())):
+        for group in sorted(groups, key=lambda g: (_plot_order(g.split()[0]), int(g.split()[1]))):
+            runs = groups[group]
             grid = np.linspace(0, min(run[-1, 0] for run in runs), 50)
             values = np.stack([np.interp(grid, run[:, 0], run[:, 1]) for run in runs])
             centre, low, high = iqm_band(values)
-            axis.plot(grid, centre, color=f"C{index}", label=group)
-            axis.fill_between(grid, low, high, color=f"C{index}", alpha=0.2)
+            method, demos = group.split()
+            style = "-" if int(demos) == min(DEMOS.get(env, (int(demos),))) else "--"
+            axis.plot(grid, centre, style, color=_colour(method), label=group)
+            axis.fill_between(grid, low, high, color=_colour(method), alpha=0.2)
         info = envs[env]
         axis.axhline(info["expert_return"], color="grey", linestyle="--", linewidth=1)
         axis.set(title=env, xlabel="env steps", ylabel="true episodic return (training)")
