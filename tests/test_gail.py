@@ -270,13 +270,24 @@ def test_list_hp_shows_the_gail_options():
     assert "agent_history=20000  [int]" in result.stdout
 
 
-@pytest.mark.parametrize("airl", [True, False])
-def test_a_saturated_discriminator_is_reported_once_with_its_fix(airl):
+@pytest.mark.parametrize(
+    ("airl", "log_std_init", "fix"),
+    [
+        (True, -2.0, "started narrow (log_std_init=-2), which makes the expert's actions"),
+        (True, 0.0, "a narrowing policy makes large; a weaker D (fewer d_steps"),
+        (False, -2.0, "may help"),
+    ],
+)
+def test_a_saturated_discriminator_is_reported_once_with_what_may_help(airl, log_std_init, fix):
     """20 phases in a row with accuracy >= 0.99 and the agent's D <= 0.01 (HalfCheetah's AIRL
-    from a narrow policy) warn once, at the step they are seen, naming the fix; a phase in
+    from a narrow policy) warn once, at the step they are seen, saying what may help; a phase in
     between that D does not call the agent's steps fake with near certainty resets the count."""
     said: list[str] = []
-    agent = SimpleNamespace(name="ppo", log_prob=lambda obs, actions: None)
+    agent = SimpleNamespace(
+        name="ppo",
+        log_prob=lambda obs, actions: None,
+        config=SimpleNamespace(log_std_init=log_std_init),
+    )
     run = SimpleNamespace(logger=SimpleNamespace(say=said.append), agent=agent)
     plugin = LearnedRewardPlugin()  # with what it reads of its wrapper
     plugin._wrapper = SimpleNamespace(history=[], transitions=airl, config=None)
@@ -298,4 +309,4 @@ def test_a_saturated_discriminator_is_reported_once_with_its_fix(airl):
     assert plugin.saturated_at == 83_968
     (line,) = said
     assert "saturated at step 83,968" in line and "\n" not in line
-    assert ("--hp log_std_init=0" in line) == airl and ("d_steps" in line) != airl
+    assert fix in line and ("--hp log_std_init=0" in line) == (airl and log_std_init < 0)

@@ -361,18 +361,25 @@ def saturated(phase: dict[str, float]) -> bool:
     return phase.get("accuracy", 0.0) >= 0.99 and phase.get("fake_prob", 1.0) <= 0.01
 
 
-def saturation_warning(step: int, airl: bool) -> str:
-    """The one line a run says when its discriminator saturates: what, and the likely fix."""
-    fix = (
-        "AIRL's D holds -log pi(a | s), so a narrow starting policy makes the expert's actions "
-        "improbable: start it wider (--hp log_std_init=0)"
-        if airl
-        else "weaken D (fewer d_steps, a lower lr in --reward-kwargs)"
-    )
+def saturation_warning(step: int, airl: bool, log_std_init: float | None = None) -> str:
+    """The one line a run says when its discriminator saturates: what, and what may help
+    (``log_std_init``: the Gaussian policy's starting log std, if it has one)."""
+    weaker = "a weaker D (fewer d_steps, a lower lr in --reward-kwargs) may help"
+    if airl and log_std_init is not None and log_std_init < 0:
+        fix = (
+            f"AIRL's D holds -log pi(a | s), and the policy started narrow (log_std_init="
+            f"{log_std_init:g}), which makes the expert's actions improbable: start it wider "
+            "(--hp log_std_init=0)"
+        )
+    elif airl:
+        fix = f"AIRL's D holds -log pi(a | s), which a narrowing policy makes large; {weaker}"
+    else:
+        fix = weaker
     return (
         f"warning: the discriminator saturated at step {step:,} ({SATURATED_PHASES} phases in "
-        "a row with accuracy >= 0.99 and the agent's D <= 0.01): the agent's reward is about "
-        f"the same on every step, so it learns little. {fix}; see docs/guides/imitation.md"
+        "a row with accuracy >= 0.99 and the agent's D <= 0.01): the agent's reward is near "
+        "its floor on every step, and learning may stall (HalfCheetah's AIRL learned nothing "
+        f"from such a D). {fix}; see docs/guides/imitation.md"
     )
 
 
@@ -455,7 +462,8 @@ class LearnedRewardPlugin(Plugin):
             self._saturated_streak = self._saturated_streak + 1 if saturated(phase) else 0
             if self._saturated_streak == SATURATED_PHASES and self.saturated_at is None:
                 self.saturated_at = step
-                run.logger.say(saturation_warning(step, self.wrapper.transitions))
+                log_std_init = getattr(getattr(run.agent, "config", None), "log_std_init", None)
+                run.logger.say(saturation_warning(step, self.wrapper.transitions, log_std_init))
         self._phases_seen = len(history)
 
     def state_dict(self, run: Run) -> dict[str, Any]:
