@@ -356,7 +356,7 @@ started at log std -2) got there 82k steps in; no Hopper run with 16 trajectorie
 def saturated(phase: dict[str, float]) -> bool:
     """A discriminator phase whose D is almost never wrong and calls the agent's steps fake
     with near certainty (accuracy >= 0.99, the agent's mean D <= 0.01), so that a reward read
-    from D is about the same on every step the agent takes. Losses without a probability
+    from D is near its floor on every step the agent takes. Losses without a probability
     (WGAN, energies) never count."""
     return phase.get("accuracy", 0.0) >= 0.99 and phase.get("fake_prob", 1.0) <= 0.01
 
