@@ -140,14 +140,20 @@ def test_a_finished_stage_runs_a_method_added_since_in_a_sweep_of_its_own(tmp_pa
     assert (sweeps / stage.name / "results.json").read_text() == "{}"
 
 
-def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(tmp_path, monkeypatch):
-    """``--cpus 1`` (a core lent to another job) sizes a new stage's Ray and a resumed
-    one's, whatever the resumed sweep was started with; the protocol's 2 at once stays."""
-    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
-    stage = suite.Stage("Hopper-v5", 4, (1,))
-    started = []
+@pytest.fixture
+def stage_sweeps(tmp_path, monkeypatch):
+    """A one-seed Hopper stage whose sweeps are recorded, not run: (suite folder, sweeps
+    folder, stage, the (settings, resume) of each run_sweep call)."""
+    started: list[tuple] = []
     monkeypatch.setattr(suite, "run_sweep", lambda settings, resume=False: started.append(
         (settings, resume)))  # fmt: skip
+    return tmp_path / "suite", tmp_path / "sweeps", suite.Stage("Hopper-v5", 4, (1,)), started
+
+
+def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(stage_sweeps):
+    """``--cpus 1`` (a core lent to another job) sizes a new stage's Ray and a resumed
+    one's, whatever the resumed sweep was started with; the protocol's 2 at once stays."""
+    out, sweeps, stage, started = stage_sweeps
     suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
     ((settings, resume),) = started
     assert (settings.num_cpus, settings.max_concurrent, resume) == (1, 2, False)
@@ -159,15 +165,11 @@ def test_a_stage_on_one_cpu_runs_one_run_at_a_time_new_or_resumed(tmp_path, monk
     assert (started[1][0].num_cpus, started[1][1]) == (1, True)
 
 
-def test_an_interrupted_stage_is_resumed_not_started_afresh(tmp_path, monkeypatch):
+def test_an_interrupted_stage_is_resumed_not_started_afresh(stage_sweeps):
     """Ctrl-C leaves results.json with the cut-off trial ``stopped``: the next run of the
     stage resumes that sweep (and its trial's checkpoint) instead of starting NAME_2; only
     the last sweep is resumed, never one a later sweep took over from."""
-    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
-    stage = suite.Stage("Hopper-v5", 4, (1,))
-    started = []
-    monkeypatch.setattr(suite, "run_sweep", lambda settings, resume=False: started.append(
-        (settings, resume)))  # fmt: skip
+    out, sweeps, stage, started = stage_sweeps
     suite.run_stage(stage, out, sweeps, total_steps=100, cpus=1)
     folder = sweeps / stage.name
     folder.mkdir(parents=True)
