@@ -310,3 +310,36 @@ def test_a_saturated_discriminator_is_reported_once_with_what_may_help(airl, log
     (line,) = said
     assert "saturated at step 83,968" in line and "\n" not in line
     assert fix in line and ("--hp log_std_init=0" in line) == (airl and log_std_init < 0)
+
+
+def test_the_saturation_watch_goes_on_across_a_resume():
+    """A run cut off one saturated phase short of the warning warns at its first saturated
+    phase after the resume, and a run that has warned does not warn again once resumed."""
+    said: list[str] = []
+    agent = SimpleNamespace(name="ppo", config=SimpleNamespace(log_std_init=0.0))
+    run = SimpleNamespace(logger=SimpleNamespace(say=said.append), agent=agent)
+    stuck = {"accuracy": 0.995, "fake_prob": 0.004}
+
+    def plugin_resumed_from(state: dict | None) -> LearnedRewardPlugin:
+        plugin = LearnedRewardPlugin()
+        model = SimpleNamespace(state_dict=lambda: {"loss": "non_saturating"})
+        model.load_state_dict = lambda loaded: setattr(model, "loaded", loaded)
+        plugin._wrapper = SimpleNamespace(history=[], transitions=False, reward_model=model)
+        if state is not None:
+            plugin.load_state_dict(run, state)
+            assert model.loaded["loss"] == "non_saturating"
+        plugin.before_learn(run)
+        return plugin
+
+    first = plugin_resumed_from(None)
+    first.wrapper.history.extend([stuck] * (SATURATED_PHASES - 1))
+    first.after_update(run, 40_960)
+    second = plugin_resumed_from(first.state_dict(run))
+    second.wrapper.history.append(stuck)
+    second.after_update(run, 43_008)
+    assert second.saturated_at == 43_008 and len(said) == 1
+    third = plugin_resumed_from(second.state_dict(run))
+    third.wrapper.history.extend([stuck] * SATURATED_PHASES)
+    third.after_update(run, 90_112)
+    assert third.saturated_at == 43_008 and len(said) == 1
+    assert plugin_resumed_from({"loss": "non_saturating"}).saturated_at is None  # an old one

@@ -456,7 +456,7 @@ class LearnedRewardPlugin(Plugin):
                 discriminator.gamma = float(run.agent.config.gamma)
 
     def after_update(self, run: Run, step: int) -> None:
-        """Watch each new discriminator phase for saturation; say so once per process."""
+        """Watch each new discriminator phase for saturation; say so once per run."""
         history = self.wrapper.history
         for phase in history[self._phases_seen :]:
             self._saturated_streak = self._saturated_streak + 1 if saturated(phase) else 0
@@ -467,9 +467,15 @@ class LearnedRewardPlugin(Plugin):
         self._phases_seen = len(history)
 
     def state_dict(self, run: Run) -> dict[str, Any]:
-        return self.wrapper.reward_model.state_dict()
+        """The reward model's state, and the saturation watch's, so that a resumed run goes on
+        counting saturated phases and does not warn twice."""
+        watch = {"streak": self._saturated_streak, "at": self.saturated_at}
+        return {**self.wrapper.reward_model.state_dict(), "saturation": watch}
 
     def load_state_dict(self, run: Run, state: dict[str, Any]) -> None:
+        watch = state.get("saturation", {})  # checkpoints before the watch have none
+        self._saturated_streak = int(watch.get("streak", 0))
+        self.saturated_at = watch.get("at")
         self.wrapper.reward_model.load_state_dict(state)
 
     def summary(self, run: Run) -> dict[str, Any]:
