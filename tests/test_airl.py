@@ -222,7 +222,7 @@ def test_the_gradient_penalty_keeps_g_from_falling_steeply_off_the_experts_state
         expert, agent = rows(1.5, 99_999)[:, :3], rows(-1.5, 99_998)[:, :3]
         g_expert = disc.reward(expert, expert[:, :2]).mean()
         g_agent = disc.reward(agent, agent[:, :2]).mean()
-        drops[weight] = float(g_expert - g_agent)
+        drops[weight] = float((g_expert - g_agent).detach())
         inputs = disc.reward_inputs(0.5 * (expert + agent), expert[:, :2]).requires_grad_(True)
         (grad,) = torch.autograd.grad(disc.reward_of_inputs(inputs).sum(), inputs)
         slopes[weight] = float(grad.norm(dim=1).median())
