@@ -254,6 +254,7 @@ def test_a_library_run_counts_when_it_trained_every_whole_round_of_the_budget():
     [
         (["--cases", "Hopper-v5_3_methods"], "has no stage Hopper-v5_3_methods; its stages:"),
         (["--cpus", "0"], "--cpus must be at least 1, got 0"),
+        (["--side-by-side"], "give its venv's interpreter with --reference-python"),
     ],
 )
 def test_bad_suite_options_are_one_line_and_exit_2_before_any_run(argv, message, capsys):
@@ -262,3 +263,44 @@ def test_bad_suite_options_are_one_line_and_exit_2_before_any_run(argv, message,
     assert benchmark_main(["--suite", "imitation-mujoco", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_side_by_side_runs_ours_and_the_librarys_at_once_and_resumes(tmp_path, monkeypatch):
+    """Each pair runs together: the stand-in for the library's script starts before ours
+    has finished and waits for it to finish (run one after the other, it would time out).
+    Pairs are journaled, their ratios summarised in results.json, and none runs twice."""
+    monkeypatch.setattr(suite, "REFERENCE", (("Hopper-v5", 4, (1,)),))
+    out, sweeps = tmp_path / "suite", tmp_path / "sweeps"
+    expert = train(
+        TrainSettings(env="Hopper-v5", algo="ppo", seed=1, total_steps=1024, eval_episodes=0,
+                      run_dir=tmp_path / "expert")
+    )  # fmt: skip
+    suite.copy_expert(expert["checkpoint"], "Hopper-v5", out)
+    suite.prepare("Hopper-v5", out)
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'summary="{sweeps}/side_by_side/Hopper-v5_4_$4_s$6/summary.json"\n'
+        'test -e "$summary" && exit 3\n'  # ours had already finished: not side by side
+        f'echo "$4 $5 $6" >> {calls}\n'
+        'for i in $(seq 600); do test -e "$summary" && break; sleep 0.2; done\n'
+        'test -e "$summary" || exit 4\n'
+        'echo \'{"method": "imitation_\'$4\'", "env_id_run": "Hopper-v4", "seed": \'$6\', '
+        '"return": 100.0, "env_steps": \'$5\', "wall_s": 1.0}\'\n'
+    )
+    fake.chmod(0o755)
+    learner = {**suite.CLEANRL_PPO, "n_steps": "256"}
+    pairs = suite.run_side_by_side(str(fake), out, sweeps, total_steps=512, learner_hp=learner)
+
+    assert [(pair["method"], pair["seed"]) for pair in pairs] == [("gail", 1), ("airl", 1)]
+    assert calls.read_text().splitlines() == ["gail 512 1", "airl 512 1"]
+    for pair in pairs:
+        assert pair["advrl"]["env_steps"] >= 512 and pair["library"]["env_steps"] == 512
+        assert pair["library"]["wall_s"] >= pair["advrl"]["wall_s"] * 0.5  # it waited for ours
+        assert pair["ratio"] == pytest.approx(pair["advrl"]["wall_s"] / pair["library"]["wall_s"])
+    assert suite.run_side_by_side(str(fake), out, sweeps, total_steps=512) == []  # journaled
+    summary = suite.write_results(out, sweeps, total_steps=512)["side_by_side"]
+    assert summary["gail"]["seeds"] == [1] and summary["airl"]["steps"] == 512
+    assert summary["airl"]["median_ratio"] == pytest.approx(pairs[1]["ratio"])

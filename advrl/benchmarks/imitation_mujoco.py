@@ -41,6 +41,11 @@ The protocol, fixed before any result was seen:
   and seeds (``REFERENCE``), by ``imitation_library_mujoco.py`` in the library's own venv
   (``--reference-python``), two at a time, each finished run kept in
   ``imitation_library.jsonl`` so that a stopped reference resumes.
+- **Side by side** (``--side-by-side``): wall times of ours and the library's compare only
+  when the runs share a machine and its load, so GAIL and AIRL of both run in pairs started
+  together, one core each, on ``REFERENCE``'s seeds with ``SIDE_BY_SIDE_STEPS`` steps each;
+  each pair is kept in ``side_by_side.jsonl``, and results.json's ``side_by_side`` holds
+  the ratios (ours over the library's) and their median per method.
 
 Files in ``benchmarks/imitation_mujoco/``: ``results.json`` (shaped ``{"envs": {ENV:
 {"expert_return", "random_return", "runs": [{"method", "demos", "seed", "return",
@@ -57,8 +62,11 @@ import dataclasses
 import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +115,10 @@ REFERENCE = (("Hopper-v5", 4, (1, 2, 3)),)
 REFERENCE_SCRIPT = Path(__file__).with_name("imitation_library_mujoco.py")
 REFERENCE_ROUND = 2048
 """The library trains in whole rounds of one 2,048-step rollout each."""
+SIDE_BY_SIDE_STEPS = 500_000
+"""The budget of each side-by-side pair (``run_side_by_side``): a quarter of the protocol's,
+enough for both sides to settle to their steady rate, so three seeds of GAIL and AIRL fit in
+about an hour."""
 CLEANRL_PPO = {
     "lr": "3e-4",
     "anneal_lr": "true",
@@ -446,9 +458,6 @@ def run_reference(
     """The imitation library's GAIL and AIRL (``REFERENCE``) through ``python`` (its venv's
     interpreter), ``min(cpus, RUNS_AT_ONCE)`` at a time; runs already in
     ``imitation_library.jsonl`` are kept."""
-    import subprocess
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
     journal = suite / "imitation_library.jsonl"
     done = read_reference(suite)
     jobs = [
@@ -499,6 +508,125 @@ def read_reference(suite: Path = SUITE) -> list[dict[str, Any]]:
     if not journal.exists():
         return []
     return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+
+def side_by_side_argv(
+    env: str,
+    count: int,
+    method: str,
+    seed: int,
+    total_steps: int,
+    run_dir: Path,
+    suite: Path = SUITE,
+    learner_hp: dict[str, str] | None = None,
+) -> list[str]:
+    """Our GAIL or AIRL run of a stage as a user runs it, ``train_agent.py`` with the stage's
+    learner and reward options, on one torch thread as each trial has."""
+    hp = LEARNERS[env] if learner_hp is None else learner_hp
+    argv = [
+        sys.executable, str(REPO / "scripts" / "train_agent.py"), "--env", env, "--algo", "ppo",
+        "--seed", str(seed), "--total-steps", str(total_steps), "--reward", method,
+        "--demos", str(demos_path(env, count, suite)), "--eval-episodes", "10",
+        "--threads", "1", "--run-dir", str(run_dir),
+    ]  # fmt: skip
+    if hp:
+        argv += ["--hp", *(f"{key}={value}" for key, value in hp.items())]
+    if method == "airl":
+        argv += ["--reward-kwargs", *(f"{key}={value}" for key, value in AIRL_OPTIONS.items())]
+    return argv
+
+
+def _timed(argv: list[str]) -> tuple[float, str]:
+    """A command's wall time, start to exit (imports and the final evaluation included), and
+    its standard output; a failure raises with the end of its standard error."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])} ... failed:\n{result.stderr[-2000:]}")
+    return wall, result.stdout
+
+
+def run_side_by_side(
+    python: str,
+    suite: Path = SUITE,
+    sweeps: Path = SWEEPS,
+    total_steps: int = SIDE_BY_SIDE_STEPS,
+    log: Callable[[str], None] = print,
+    learner_hp: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Ours and the imitation library's GAIL and AIRL on the same work at the same time, one
+    core each: ``REFERENCE``'s env, demonstrations and seeds, ``total_steps`` each.
+
+    The protocol's wall times come from different sessions, and a session's machine may be
+    faster or slower than another's; two runs started together on one machine share its
+    speed and its load, so their ratio is the fair reading. Each side is timed from start
+    to exit by this process. Each pair is journaled in ``side_by_side.jsonl`` as it ends,
+    so a stopped comparison resumes at the next pair."""
+    journal = suite / "side_by_side.jsonl"
+    done = {
+        (e["env"], e["demos"], e["method"], e["seed"], e["steps"]) for e in read_side_by_side(suite)
+    }
+    pairs = []
+    for env, count, seeds in REFERENCE:
+        for method in ("gail", "airl"):
+            for seed in seeds:
+                if (env, count, method, seed, total_steps) in done:
+                    continue
+                run_dir = sweeps / "side_by_side" / f"{env}_{count}_{method}_s{seed}"
+                shutil.rmtree(run_dir, ignore_errors=True)
+                ours = side_by_side_argv(
+                    env, count, method, seed, total_steps, run_dir, suite, learner_hp
+                )
+                library = [
+                    python, str(REFERENCE_SCRIPT), str(demos_path(env, count, suite)),
+                    env.removesuffix("-v5"), method, str(total_steps), str(seed),
+                ]  # fmt: skip
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    ours_run, library_run = pool.submit(_timed, ours), pool.submit(_timed, library)
+                    (ours_wall, _), (library_wall, output) = ours_run.result(), library_run.result()
+                summary = json.loads((run_dir / "summary.json").read_text())
+                reference = json.loads(output.strip().splitlines()[-1])
+                entry = {
+                    "env": env, "demos": count, "method": method, "seed": seed,
+                    "steps": total_steps,
+                    "advrl": {"wall_s": ours_wall, "return": summary["eval_return_mean"],
+                              "env_steps": summary["total_steps"]},
+                    "library": {"wall_s": library_wall, "return": reference["return"],
+                                "env_steps": reference["env_steps"],
+                                "env_id_run": reference["env_id_run"]},
+                    "ratio": ours_wall / library_wall,
+                }  # fmt: skip
+                with journal.open("a") as file:
+                    file.write(json.dumps(entry) + "\n")
+                log(
+                    f"side by side {method} seed {seed}: advrl {ours_wall:.0f} s, the library "
+                    f"{library_wall:.0f} s ({entry['ratio']:.2f}x)"
+                )
+                pairs.append(entry)
+    return pairs
+
+
+def read_side_by_side(suite: Path = SUITE) -> list[dict[str, Any]]:
+    """The side-by-side pairs finished so far (``side_by_side.jsonl``)."""
+    journal = suite / "side_by_side.jsonl"
+    if not journal.exists():
+        return []
+    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+
+def side_by_side_summary(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per method, the pairs' wall-time ratios (advrl's over the library's) and their median."""
+    summary: dict[str, Any] = {}
+    for pair in pairs:
+        entry = summary.setdefault(
+            pair["method"], {"steps": pair["steps"], "seeds": [], "ratios": []}
+        )
+        entry["seeds"].append(pair["seed"])
+        entry["ratios"].append(pair["ratio"])
+    for entry in summary.values():
+        entry["median_ratio"] = float(np.median(entry["ratios"]))
+    return summary
 
 
 def normalised(value: float, info: dict[str, Any]) -> float:
@@ -569,6 +697,8 @@ def write_results(
             for key in ("env_steps", "cpu_hours")
         },
     }
+    if pairs := read_side_by_side(suite):
+        results["side_by_side"] = side_by_side_summary(pairs)
     write_json_atomic(suite / "results.json", results)
     plot_results(results, suite)
     return results

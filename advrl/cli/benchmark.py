@@ -99,6 +99,13 @@ def benchmark_main(argv: Sequence[str] | None = None) -> int:
         "AIRL on the same demonstrations after the stages",
     )
     parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="imitation-mujoco: instead of the stages, time our GAIL and AIRL against the "
+        "library's (--reference-python), a pair at a time on the same machine, one core each "
+        "(--steps each, default 500,000)",
+    )
+    parser.add_argument(
         "--cpus",
         type=int,
         default=None,
@@ -277,6 +284,21 @@ def imitation_mujoco(args: argparse.Namespace) -> int:
     steps = args.steps or suite.STEPS
     if args.collect:
         suite.write_results(out, sweeps, steps)
+        print(f"results: {out / 'results.json'}")
+        return 0
+    if args.side_by_side:
+        if not args.reference_python:
+            print(
+                "error: --side-by-side times ours against the imitation library's runs; give "
+                "its venv's interpreter with --reference-python (how to make one: "
+                "advrl/benchmarks/imitation_library_mujoco.py)",
+                file=sys.stderr,
+            )
+            return 2
+        suite.run_side_by_side(
+            args.reference_python, out, sweeps, args.steps or suite.SIDE_BY_SIDE_STEPS
+        )
+        suite.write_results(out, sweeps, suite.STEPS)
         print(f"results: {out / 'results.json'}")
         return 0
     suite.run_suite(stages, out, sweeps, steps, cpus=cpus)
