@@ -45,7 +45,7 @@ The protocol, fixed before any result was seen:
   when the runs share a machine and its load, so GAIL and AIRL of both run in pairs started
   together, one core each, on ``REFERENCE``'s seeds with ``SIDE_BY_SIDE_STEPS`` steps each;
   each pair is kept in ``side_by_side.jsonl``, and results.json's ``side_by_side`` holds
-  the ratios (ours over the library's) and their median per method.
+  the ratios (ours over the library's) and their median per method and budget.
 
 Files in ``benchmarks/imitation_mujoco/``: ``results.json`` (shaped ``{"envs": {ENV:
 {"expert_return", "random_return", "runs": [{"method", "demos", "seed", "return",
@@ -616,12 +616,11 @@ def read_side_by_side(suite: Path = SUITE) -> list[dict[str, Any]]:
 
 
 def side_by_side_summary(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per method, the pairs' wall-time ratios (advrl's over the library's) and their median."""
+    """Per method and budget (``"gail 500000"``), the pairs' wall-time ratios (advrl's over
+    the library's) and their median."""
     summary: dict[str, Any] = {}
     for pair in pairs:
-        entry = summary.setdefault(
-            pair["method"], {"steps": pair["steps"], "seeds": [], "ratios": []}
-        )
+        entry = summary.setdefault(f"{pair['method']} {pair['steps']}", {"seeds": [], "ratios": []})
         entry["seeds"].append(pair["seed"])
         entry["ratios"].append(pair["ratio"])
     for entry in summary.values():
