@@ -18,13 +18,12 @@ finished run, so a stopped suite resumes. Run folders live under ``runs/gan_fami
 
 from __future__ import annotations
 
-import json
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from advrl.benchmarks import REPO, RESULTS
+from advrl.benchmarks import REPO, RESULTS, append_journal, read_journal
 from advrl.core.checkpoint import write_json_atomic
 from advrl.gan.family import GAN_NAMES
 from advrl.sweeps.aggregate import aggregate_scores
@@ -92,16 +91,9 @@ def run_suite(
         ]
         for future in futures:
             row = future.result()
-            with journal.open("a") as file:
-                file.write(json.dumps(row) + "\n")
+            append_journal(journal, row)
             print(f"{row['gan']} seed {row['seed']}: FD {row['frechet_distance']:.1f}")
     return write_results(suite, epochs, seeds)
-
-
-def read_journal(journal: Path) -> list[dict[str, Any]]:
-    if not journal.exists():
-        return []
-    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
 
 
 def write_results(

@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from advrl.benchmarks import REPO, RESULTS
+from advrl.benchmarks import REPO, RESULTS, append_journal, read_journal
 from advrl.core.checkpoint import load_checkpoint, save_checkpoint, write_json_atomic
 from advrl.core.demos import save_demos, subsample_demos
 from advrl.envs.make import make_env, resolve_env
@@ -475,12 +475,9 @@ def run_reference(
 
     def run(job: tuple[str, int, str, int]) -> dict[str, Any]:
         env, count, method, seed = job
-        demos = demos_path(env, count, suite)
-        argv = [python, str(REFERENCE_SCRIPT), str(demos), env.removesuffix("-v5"), method]
-        result = subprocess.run(
-            [*argv, str(total_steps), str(seed)], capture_output=True, text=True, check=True
-        )
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        argv = library_argv(python, env, count, method, seed, total_steps, suite)
+        result = subprocess.run(argv, capture_output=True, text=True, check=True)
+        return library_result(result.stdout)
 
     finished = []
     with ThreadPoolExecutor(max_workers=min(cpus, RUNS_AT_ONCE)) as pool:
@@ -488,8 +485,7 @@ def run_reference(
         # one run is still going keeps the other.
         for future in as_completed([pool.submit(run, job) for job in jobs]):
             entry = future.result()
-            with journal.open("a") as file:
-                file.write(json.dumps(entry) + "\n")
+            append_journal(journal, entry)
             log(f"reference {entry['method']} seed {entry['seed']}: {entry['return']:.1f}")
             finished.append(entry)
     return finished
@@ -504,10 +500,21 @@ def reference_finished(entry: dict[str, Any], total_steps: int) -> bool:
 
 def read_reference(suite: Path = SUITE) -> list[dict[str, Any]]:
     """The imitation library's finished runs (``imitation_library.jsonl``)."""
-    journal = suite / "imitation_library.jsonl"
-    if not journal.exists():
-        return []
-    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    return read_journal(suite / "imitation_library.jsonl")
+
+
+def library_argv(
+    python: str, env: str, count: int, method: str, seed: int, total_steps: int, suite: Path
+) -> list[str]:
+    """The imitation library's run of a (method, seed) through its venv's ``python``."""
+    demos = str(demos_path(env, count, suite))
+    name = env.removesuffix("-v5")  # the script picks the library's gymnasium version of it
+    return [python, str(REFERENCE_SCRIPT), demos, name, method, str(total_steps), str(seed)]
+
+
+def library_result(stdout: str) -> dict[str, Any]:
+    """The JSON line the library's script prints last."""
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
 def side_by_side_argv(
@@ -578,15 +585,12 @@ def run_side_by_side(
                 ours = side_by_side_argv(
                     env, count, method, seed, total_steps, run_dir, suite, learner_hp
                 )
-                library = [
-                    python, str(REFERENCE_SCRIPT), str(demos_path(env, count, suite)),
-                    env.removesuffix("-v5"), method, str(total_steps), str(seed),
-                ]  # fmt: skip
+                library = library_argv(python, env, count, method, seed, total_steps, suite)
                 with ThreadPoolExecutor(max_workers=2) as pool:
                     ours_run, library_run = pool.submit(_timed, ours), pool.submit(_timed, library)
                     (ours_wall, _), (library_wall, output) = ours_run.result(), library_run.result()
                 summary = json.loads((run_dir / "summary.json").read_text())
-                reference = json.loads(output.strip().splitlines()[-1])
+                reference = library_result(output)
                 entry = {
                     "env": env, "demos": count, "method": method, "seed": seed,
                     "steps": total_steps,
@@ -597,8 +601,7 @@ def run_side_by_side(
                                 "env_id_run": reference["env_id_run"]},
                     "ratio": ours_wall / library_wall,
                 }  # fmt: skip
-                with journal.open("a") as file:
-                    file.write(json.dumps(entry) + "\n")
+                append_journal(journal, entry)
                 log(
                     f"side by side {method} seed {seed}: advrl {ours_wall:.0f} s, the library "
                     f"{library_wall:.0f} s ({entry['ratio']:.2f}x)"
@@ -609,10 +612,7 @@ def run_side_by_side(
 
 def read_side_by_side(suite: Path = SUITE) -> list[dict[str, Any]]:
     """The side-by-side pairs finished so far (``side_by_side.jsonl``)."""
-    journal = suite / "side_by_side.jsonl"
-    if not journal.exists():
-        return []
-    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    return read_journal(suite / "side_by_side.jsonl")
 
 
 def side_by_side_summary(pairs: list[dict[str, Any]]) -> dict[str, Any]:

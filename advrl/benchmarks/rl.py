@@ -26,6 +26,7 @@ import torch
 
 from advrl.agents import get_algorithm
 from advrl.agents.encoders import splits_over_threads
+from advrl.benchmarks import append_journal
 from advrl.core.checkpoint import write_json_atomic
 from advrl.core.config import config_from_overrides
 from advrl.core.logger import RunLogger
@@ -601,8 +602,7 @@ def run_suite(
                 result.runs.append(run)
                 if journal is not None:
                     entry = {"case": case.name, "total_steps": case.total_steps, **asdict(run)}
-                    with journal.open("a") as file:
-                        file.write(json.dumps(entry) + "\n")
+                    append_journal(journal, entry)
                 final = "-" if run.final_return is None else f"{run.final_return:.2f}"
                 log(
                     f"  {case.name} seed {seed} {run.impl:5s}: return {final:>8}  "
