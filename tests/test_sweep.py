@@ -324,6 +324,8 @@ def test_variants_are_checked_like_any_run_before_a_trial(tmp_path):
         check_sweep(settings(tmp_path, variants={"x": {"learning_rate": 1}}))
     with pytest.raises(UserError, match="--reward gail needs --demos"):
         check_sweep(settings(tmp_path, variants={"gail": {"reward": "gail"}}))
+    with pytest.raises(UserError, match="--seeds 2 would run it 2 times on that one seed"):
+        check_sweep(settings(tmp_path, seeds=2, variants={"a_s4": {"seed": 4}, "b": {}}))
 
 
 @ray_group
@@ -348,6 +350,31 @@ def test_a_sweep_over_named_variants_runs_each_with_every_seed(ray_head, tmp_pat
         assert summary["total_steps"] == variants[t["variant"]]["total_steps"]
         assert summary["hyperparameters"]["lr"] == (1e-3 if t["variant"] == "short" else 3e-3)
     assert {row["label"] for row in results["configurations"]} == {"short", "long"}
+
+
+@ray_group
+@pytest.mark.slow
+def test_variants_that_name_their_seeds_are_the_grid_and_ray_shows_no_other_seed(
+    ray_head, tmp_path
+):
+    from advrl.sweeps.sweep import TUNE_NAME, run_sweep
+
+    variants = {"s4": {"seed": 4}, "s5": {"seed": 5}, "default": {}}
+    out = tmp_path / "seeded"
+    results = run_sweep(
+        settings(
+            tmp_path, out=str(out), seed=1, total_steps=512, variants=variants, address=ray_head
+        )
+    )
+    trials = results["trials"]
+    assert sorted((t["variant"], t["seed"]) for t in trials) == [
+        ("default", 1), ("s4", 4), ("s5", 5)
+    ]  # fmt: skip
+    for t in trials:
+        assert json.loads((Path(t["run_dir"]) / "summary.json").read_text())["seed"] == t["seed"]
+        # What Ray's progress table prints: the variant, and no grid seed that is not the run's.
+        params = json.loads((out / TUNE_NAME / t["trial_id"] / "params.json").read_text())
+        assert params["variant"] == t["variant"] and "seed" not in params
 
 
 @ray_group

@@ -219,8 +219,9 @@ VARIANT_FIELDS = (
     "recipe_kwargs",
 )
 """The ``TrainSettings`` fields a variant may set; its ``hp``, ``env_kwargs`` and
-``recipe_kwargs`` go over the sweep's, the others replace them (a ``seed`` replaces the
-grid's: one run per variant and seed of the grid, all with the variant's seed)."""
+``recipe_kwargs`` go over the sweep's, the others replace them. A variant that names its
+``seed`` takes the place of the grid's seeds: the sweep then runs once per variant
+(``--seeds 1``), and the variants alone are its grid."""
 
 
 def default_mode(metric: str) -> str:
@@ -270,6 +271,11 @@ def check_sweep(settings: SweepSettings) -> tuple[dict[str, Spec], dict[str, Spe
             )
     if settings.variants and settings.search != "grid":
         raise UserError("variants are swept on a grid; use --search grid")
+    if variants_name_seeds(settings) and settings.seeds != 1:
+        raise UserError(
+            f"a variant names its own seed, so --seeds {settings.seeds} would run it "
+            f"{settings.seeds} times on that one seed; use --seeds 1, or one variant per seed"
+        )
     forms = {spec.form for spec in (*hp.values(), *env_kwargs.values())}
     if settings.search == "grid" and forms & set(RANDOM_FORMS):
         raise UserError(
@@ -373,8 +379,18 @@ class TuneProgress(Plugin):
         self.next_report = step + self.every
 
 
+def variants_name_seeds(settings: SweepSettings) -> bool:
+    """Whether a variant names its own seed: then the seeds are not a grid axis of their
+    own, and Ray's trial table (and config) shows none but the variants' names."""
+    return any("seed" in variant for variant in settings.variants.values())
+
+
 def trial_seed(settings: SweepSettings, config: Mapping[str, Any]) -> int:
-    """A trial's seed: the grid's ``seed`` key, or the Repeater's index into the seed list."""
+    """A trial's seed: its variant's own, the grid's ``seed`` key, or the Repeater's index
+    into the seed list."""
+    variant = settings.variants.get(config.get("variant") or "", {})
+    if "seed" in variant:
+        return int(variant["seed"])
     if "seed" in config:
         return int(config["seed"])
     from ray.tune.search.repeater import TRIAL_INDEX
@@ -499,7 +515,8 @@ def _tuner(settings: SweepSettings, hp: dict[str, Spec], env_kwargs: dict[str, S
     if settings.variants:
         param_space = {"variant": tune.grid_search(list(settings.variants)), **param_space}
     if settings.search == "grid":
-        param_space = {"seed": tune.grid_search(settings.seed_list), **param_space}
+        if not variants_name_seeds(settings):
+            param_space = {"seed": tune.grid_search(settings.seed_list), **param_space}
         search_alg, num_samples = None, 1
     else:
         import optuna
@@ -674,9 +691,7 @@ def _trial_record(settings: SweepSettings, result: Any) -> dict[str, Any]:
         "config": {k: config.get(k, {}) for k in ("hp", "env_kwargs")},
         "variant": config.get("variant"),
         "label": config_label(config),
-        "seed": settings.variants.get(config.get("variant") or "", {}).get(
-            "seed", trial_seed(settings, config)
-        ),
+        "seed": trial_seed(settings, config),
         "status": status,
         "metric": None if value is None else float(value),
         "env_steps": int(metrics.get("env_steps", curve[-1][0] if curve else 0)),
