@@ -576,8 +576,8 @@ def run_side_by_side(
     }
     pairs = []
     for env, count, seeds in REFERENCE:
-        for method in ("gail", "airl"):
-            for seed in seeds:
+        for seed in seeds:  # seed by seed, so a comparison stopped early has both methods
+            for method in ("gail", "airl"):
                 if (env, count, method, seed, total_steps) in done:
                     continue
                 run_dir = sweeps / "side_by_side" / f"{env}_{count}_{method}_s{seed}"
